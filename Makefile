@@ -1,0 +1,37 @@
+# Valhalla Ops. `make run` and `make test` install what they need by themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+STAGE ?= dev
+
+.PHONY: run test lint typecheck unit fuzz soak bench synth deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(BIN)/python -m chalicelib.local
+
+lint: $(STAMP)
+	$(BIN)/ruff check chalicelib app.py tests
+	$(BIN)/ruff format --check chalicelib app.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy chalicelib
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache infra/cdk.out

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib import VERSION
+from chalicelib.deps import get_deps
+from chalicelib.http import Call, endpoint
+from chalicelib.services.maintenance import StateUnavailable
+
+health_api = Blueprint(__name__)
+
+
+@health_api.route("/system/health", methods=["GET"])
+@endpoint(health_api, role=None)
+def health(call: Call) -> dict[str, Any]:
+    """Liveness, the maintenance mode and the version; no token needed."""
+    try:
+        mode = get_deps().maintenance.current().mode.value
+    except StateUnavailable:
+        mode = "unknown"
+    return {"status": "ok", "mode": mode, "version": VERSION}

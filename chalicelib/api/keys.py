@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.auth import api_key_authorizer
+from chalicelib.deps import get_deps
+from chalicelib.domain.common import Page, PageQuery, Role, page_body
+from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
+from chalicelib.http import Call, endpoint, path_id
+from chalicelib.shield import shield
+
+keys_api = Blueprint(__name__)
+
+
+@keys_api.route("/system/keys", methods=["POST"], authorizer=api_key_authorizer)
+@endpoint(keys_api, role=Role.admin, status=201, body=CreateKey, response=CreatedKey)
+@shield
+def create_key(call: Call) -> CreatedKey:
+    """Create an API key; its token is in this response only."""
+    created = get_deps().keys.create(call.body(CreateKey), created_by=call.principal.name)
+    call.audit("key.create", "api_key", created.id, {"name": created.name, "role": created.role.value})
+    return created
+
+
+@keys_api.route("/system/keys", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(keys_api, role=Role.admin, query=PageQuery, response=Page[ApiKeyView])
+def list_keys(call: Call) -> dict[str, Any]:
+    """List API keys (never their tokens)."""
+    page = call.query(PageQuery)
+    return page_body(*get_deps().keys.page(page.limit, page.cursor))
+
+
+@keys_api.route("/system/keys/{key_id}", methods=["DELETE"], authorizer=api_key_authorizer)
+@endpoint(keys_api, role=Role.admin, response=ApiKeyView, errors=(404,))
+@shield
+def revoke_key(call: Call, key_id: str) -> ApiKeyView:
+    """Revoke an API key: it stops working at once."""
+    revoked = get_deps().keys.revoke(path_id(key_id, "key_id"))
+    call.audit("key.revoke", "api_key", revoked.id, {"name": revoked.name})
+    return revoked

@@ -1,0 +1,67 @@
+"""Types every capability shares: roles, the principal, timestamps, pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+from chalicelib.clock import isoformat
+
+
+class Role(str, Enum):
+    viewer = "viewer"
+    operator = "operator"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {"viewer": 1, "operator": 2, "admin": 3}[self.value]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the API key's name, id and role."""
+
+    key_id: int
+    name: str
+    role: Role
+
+
+SYSTEM_PRINCIPAL = Principal(key_id=0, name="system", role=Role.admin)
+
+# A datetime that always serialises as ISO 8601 UTC with a Z.
+Timestamp = Annotated[datetime, PlainSerializer(lambda value: isoformat(value), return_type=str)]
+# An input datetime that must carry a timezone.
+InputTimestamp = AwareDatetime
+
+
+class StrictInput(BaseModel):
+    """Base of every request body: unknown fields are an error, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=False)
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def page_body(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}

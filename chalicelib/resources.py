@@ -1,0 +1,75 @@
+"""The AWS resources the code expects, beyond the tables: queues and the exports bucket.
+
+The local stack and the tests create them from here; ``infra/`` declares the same
+ones for AWS. Tables come from the PynamoDB models (:mod:`chalicelib.store.base`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.settings import Settings, get_settings
+from chalicelib.store.base import create_tables
+
+# After this many receives a message goes to its queue's dead-letter queue.
+MAX_RECEIVES = 10
+
+
+def dlq_name(queue_name: str) -> str:
+    return f"{queue_name}-dlq"
+
+
+def queue_url(logical: str, settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    return str(aws.client("sqs").get_queue_url(QueueName=settings.queue(logical))["QueueUrl"])
+
+
+def create_queues(settings: Settings) -> dict[str, str]:
+    sqs = aws.client("sqs")
+    urls: dict[str, str] = {}
+    for logical, name in settings.queue_names.items():
+        dlq_url = sqs.create_queue(QueueName=dlq_name(name))["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})
+        urls[logical] = sqs.create_queue(
+            QueueName=name, Attributes={"VisibilityTimeout": "60", "RedrivePolicy": redrive}
+        )["QueueUrl"]
+    return urls
+
+
+def create_bucket(settings: Settings) -> None:
+    s3 = aws.client("s3")
+    kwargs: dict[str, Any] = {"Bucket": settings.exports_bucket}
+    if settings.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
+    s3.create_bucket(**kwargs)
+    s3.put_public_access_block(
+        Bucket=settings.exports_bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=settings.exports_bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+
+
+def verify_email_sender(settings: Settings) -> None:
+    """SES refuses unverified senders, in moto as in a real account."""
+    aws.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
+
+
+def create_all(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    create_tables()
+    create_queues(settings)
+    create_bucket(settings)
+    verify_email_sender(settings)

@@ -1,0 +1,144 @@
+"""The audit log: who did what, when, from where. Every accepted write records one event."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.clock import Clock, isoformat, parse_iso
+from chalicelib.domain.audit import AuditEvent, AuditQuery, redact
+from chalicelib.domain.common import Principal
+from chalicelib.store.audit import AUDIT_DAYS_KEY, AuditDays, AuditItem
+from chalicelib.store.pagination import decode_cursor, encode_cursor, take
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    request_id: str | None = None
+    source_ip: str | None = None
+
+
+def _to_event(item: AuditItem) -> AuditEvent:
+    return AuditEvent(
+        id=item.event_id,
+        at=parse_iso(item.at),
+        actor=item.actor,
+        role=item.role,
+        action=item.action,
+        resource_type=item.resource_type,
+        resource_id=item.resource_id,
+        summary=item.summary,
+        request_id=item.request_id,
+        source_ip=item.source_ip,
+    )
+
+
+class AuditLog:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._known_days: set[str] = set()
+
+    def record(
+        self,
+        principal: Principal,
+        action: str,
+        resource_type: str,
+        resource_id: str | int | None = None,
+        summary: Any = None,
+        request: RequestInfo | None = None,
+    ) -> AuditEvent:
+        now = self.clock()
+        stamp = isoformat(now)
+        event_id = secrets.token_hex(8)
+        request = request or RequestInfo()
+        item = AuditItem(
+            day=stamp[:10],
+            sk=f"{stamp}#{event_id}",
+            event_id=event_id,
+            at=stamp,
+            actor=principal.name,
+            role=principal.role.value,
+            action=action,
+            resource_type=resource_type,
+            resource_id=None if resource_id is None else str(resource_id),
+            summary=redact(summary),
+            request_id=request.request_id,
+            source_ip=request.source_ip,
+        )
+        item.save()
+        self._remember_day(item.day)
+        return _to_event(item)
+
+    def _remember_day(self, day: str) -> None:
+        # One extra write per container per day, so a purge can list partitions without a Scan.
+        if day in self._known_days:
+            return
+        AuditDays(AUDIT_DAYS_KEY).update(actions=[AuditDays.days.add({day})])
+        self._known_days.add(day)
+
+    def known_days(self) -> list[str]:
+        try:
+            item = AuditDays.get(AUDIT_DAYS_KEY, consistent_read=True)
+        except AuditDays.DoesNotExist:
+            return []
+        return sorted(item.days or [])
+
+    def forget_day(self, day: str) -> None:
+        AuditDays(AUDIT_DAYS_KEY).update(actions=[AuditDays.days.delete({day})])
+        self._known_days.discard(day)
+
+    def search(self, query: AuditQuery) -> tuple[list[AuditEvent], str | None]:
+        low = isoformat(query.start) if query.start else "0000"
+        high = isoformat(query.end) + "~" if query.end else "9999"
+        if query.actor or query.action:
+            return self._list_by_index(query, low, high)
+        return self._list_by_days(query, low, high)
+
+    def _list_by_index(self, query: AuditQuery, low: str, high: str) -> tuple[list[AuditEvent], str | None]:
+        index: Any = AuditItem.by_actor if query.actor else AuditItem.by_action
+        hash_value = query.actor or query.action
+        condition = AuditItem.action == query.action if query.actor and query.action else None
+        results = index.query(
+            hash_value,
+            AuditItem.sk.between(low, high),
+            filter_condition=condition,
+            scan_index_forward=False,
+            limit=query.limit,
+            last_evaluated_key=decode_cursor(query.cursor),
+        )
+        events = [_to_event(item) for item in take(results, query.limit)]
+        next_key = results.last_evaluated_key if len(events) == query.limit else None
+        return events, encode_cursor(next_key)
+
+    def _list_by_days(self, query: AuditQuery, low: str, high: str) -> tuple[list[AuditEvent], str | None]:
+        position = decode_cursor(query.cursor) or {}
+        days = self._days_between(query)
+        if position.get("day"):
+            days = [day for day in days if day <= position["day"]]
+        events: list[AuditEvent] = []
+        last_key = position.get("key")
+        for day in days:
+            wanted = query.limit - len(events)
+            results = AuditItem.query(
+                day,
+                AuditItem.sk.between(low, high),
+                scan_index_forward=False,
+                limit=wanted,
+                last_evaluated_key=last_key,
+            )
+            events.extend(_to_event(item) for item in take(results, wanted))
+            last_key = None
+            if len(events) >= query.limit:
+                next_key = results.last_evaluated_key
+                if next_key:
+                    return events, encode_cursor({"day": day, "key": next_key})
+                older = [d for d in days if d < day]
+                return events, encode_cursor({"day": older[0]}) if older else None
+        return events, None
+
+    def _days_between(self, query: AuditQuery) -> list[str]:
+        """Days that hold events inside the range, newest first."""
+        end_day = isoformat(query.end or self.clock())[:10]
+        start_day = isoformat(query.start)[:10] if query.start else "0000-00-00"
+        return sorted((d for d in self.known_days() if start_day <= d <= end_day), reverse=True)

@@ -1,0 +1,79 @@
+"""``Idempotency-Key`` handling shared by the create routes.
+
+The first request with a key claims a record with a conditional put, runs, and
+stores its response; a repeat with the same body gets that response back and
+creates nothing; a repeat with another body, or while the first still runs, is 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.clock import Clock
+from chalicelib.domain.common import Principal
+from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.store.idempotency import IdempotencyItem
+
+MAX_KEY_LENGTH = 255
+
+Outcome = tuple[int, Any]
+
+
+class Idempotency:
+    def __init__(self, clock: Clock, ttl_seconds: int) -> None:
+        self.clock = clock
+        self.ttl_seconds = ttl_seconds
+
+    def run(
+        self,
+        scope: str,
+        principal: Principal,
+        key: str | None,
+        body: bytes,
+        create: Callable[[], Outcome],
+    ) -> Outcome:
+        if key is None:
+            return create()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ValidationFailed.single(
+                ["header", "Idempotency-Key"], f"Must be 1 to {MAX_KEY_LENGTH} printable characters."
+            )
+        record = IdempotencyItem(
+            f"{scope}#{principal.key_id}#{key}",
+            request_hash=hashlib.sha256(body).hexdigest(),
+            expires_at=self.clock() + timedelta(seconds=self.ttl_seconds),
+        )
+        try:
+            record.save(condition=IdempotencyItem.key.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return self._replay(record)
+        try:
+            status, response = create()
+        except Exception:
+            record.delete()  # the key is free again: the client may retry
+            raise
+        record.update(
+            actions=[
+                IdempotencyItem.state.set("done"),
+                IdempotencyItem.status_code.set(status),
+                IdempotencyItem.response.set(json.dumps(response, default=str)),
+            ]
+        )
+        return status, response
+
+    @staticmethod
+    def _replay(record: IdempotencyItem) -> Outcome:
+        first = IdempotencyItem.get(record.key, consistent_read=True)
+        if first.request_hash != record.request_hash:
+            raise Conflict("Idempotency-Key was already used with a different request body.")
+        if first.state != "done" or first.response is None:
+            raise Conflict("A request with this Idempotency-Key is still in progress.")
+        return int(first.status_code or 200), json.loads(first.response)

@@ -1,0 +1,111 @@
+"""The maintenance state, read through a short per-container cache.
+
+The shield asks :meth:`MaintenanceGate.current` on every write request; with the
+cache, a container reads the DynamoDB item at most once per
+``VALHALLA_MAINTENANCE_CACHE_SECONDS``. A change made through this container takes
+effect in it at once; other containers see it when their cache expires.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from chalicelib.clock import Clock, isoformat, parse_iso
+from chalicelib.domain.common import Principal
+from chalicelib.domain.maintenance import MaintenanceState, Mode, SetMaintenanceState
+from chalicelib.store.maintenance import STATE_ID, MaintenanceItem
+
+
+class StateUnavailable(Exception):
+    """The maintenance item could not be read and nothing usable is cached."""
+
+
+class MaintenanceStore(Protocol):
+    def load(self) -> MaintenanceState: ...
+
+    def save(self, state: MaintenanceState) -> None: ...
+
+
+class DynamoMaintenanceStore:
+    def load(self) -> MaintenanceState:
+        try:
+            item = MaintenanceItem.get(STATE_ID, consistent_read=True)
+        except MaintenanceItem.DoesNotExist:
+            return MaintenanceState()
+        return MaintenanceState(
+            mode=Mode(item.mode),
+            reason=item.reason,
+            updated_at=parse_iso(item.updated_at) if item.updated_at else None,
+            updated_by=item.updated_by,
+            ends_at=parse_iso(item.ends_at) if item.ends_at else None,
+        )
+
+    def save(self, state: MaintenanceState) -> None:
+        MaintenanceItem(
+            STATE_ID,
+            mode=state.mode.value,
+            reason=state.reason,
+            updated_at=isoformat(state.updated_at) if state.updated_at else None,
+            updated_by=state.updated_by,
+            ends_at=isoformat(state.ends_at) if state.ends_at else None,
+        ).save()
+
+
+class MaintenanceGate:
+    def __init__(
+        self,
+        store: MaintenanceStore,
+        clock: Clock,
+        cache_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.cache_seconds = cache_seconds
+        self.monotonic = monotonic
+        self._cached: MaintenanceState | None = None
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> MaintenanceState:
+        """The effective state (``ends_at`` applied). Raises :class:`StateUnavailable`."""
+        return self._raw().effective(self.clock())
+
+    def _raw(self) -> MaintenanceState:
+        with self._lock:
+            fresh = self._cached is not None and self.monotonic() - self._fetched_at < self.cache_seconds
+            if fresh and self._cached is not None:
+                return self._cached
+            try:
+                state = self.store.load()
+            except Exception as exc:
+                # A stale state is better than refusing every write while DynamoDB hiccups.
+                if self._cached is not None and self.cache_seconds > 0:
+                    return self._cached
+                raise StateUnavailable(str(exc)) from exc
+            self._remember(state)
+            return state
+
+    def _remember(self, state: MaintenanceState) -> None:
+        if self.cache_seconds > 0:
+            self._cached, self._fetched_at = state, self.monotonic()
+
+    def set(self, change: SetMaintenanceState, principal: Principal) -> MaintenanceState:
+        state = MaintenanceState(
+            mode=change.mode,
+            reason=change.reason,
+            updated_at=self.clock(),
+            updated_by=principal.name,
+            ends_at=change.ends_at if change.mode is not Mode.normal else None,
+        )
+        self.store.save(state)
+        with self._lock:
+            self._remember(state)
+        return state.effective(self.clock())
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cached = None

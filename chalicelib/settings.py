@@ -1,0 +1,131 @@
+"""Every setting of the system, read once from ``VALHALLA_*`` environment variables.
+
+Nothing reads ``os.environ`` elsewhere: call :func:`get_settings`. Tests change the
+environment and call :func:`reset_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# Logical table name -> environment variable that names the physical table.
+TABLES = {
+    "api_keys": "VALHALLA_API_KEYS_TABLE",
+    "audit_log": "VALHALLA_AUDIT_TABLE",
+    "counters": "VALHALLA_COUNTERS_TABLE",
+    "idempotency": "VALHALLA_IDEMPOTENCY_TABLE",
+    "maintenance_state": "VALHALLA_MAINTENANCE_TABLE",
+    "notification_channels": "VALHALLA_CHANNELS_TABLE",
+    "notification_outbox": "VALHALLA_OUTBOX_TABLE",
+    "export_jobs": "VALHALLA_EXPORTS_TABLE",
+    "data_retention_policies": "VALHALLA_RETENTION_TABLE",
+    "purge_runs": "VALHALLA_PURGE_RUNS_TABLE",
+}
+
+# Logical queue name -> environment variable that names the physical queue.
+QUEUES = {
+    "notifications": "VALHALLA_NOTIFICATIONS_QUEUE",
+    "exports": "VALHALLA_EXPORTS_QUEUE",
+    "purge": "VALHALLA_PURGE_QUEUE",
+}
+
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)  # type: ignore[arg-type]
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)  # type: ignore[arg-type]
+
+
+def _schedule(name: str) -> tuple[int, ...]:
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return DEFAULT_RETRY_SCHEDULE
+    steps = tuple(int(part) for part in raw.split(",") if part.strip())
+    if not steps or any(step < 0 for step in steps):
+        raise ValueError(f"{name} must be comma-separated non-negative seconds")
+    return steps
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    aws_endpoint_url: str | None
+    table_names: dict[str, str] = field(repr=False)
+    queue_names: dict[str, str] = field(repr=False)
+    exports_bucket: str
+    maintenance_cache_seconds: float
+    shield_retry_after_seconds: int
+    id_block_size: int
+    max_body_bytes: int
+    retry_schedule: tuple[int, ...]
+    allow_private_webhook_targets: bool
+    webhook_timeout_seconds: float
+    email_sender: str
+    lease_seconds: int
+    sweep_grace_seconds: int
+    export_part_bytes: int
+    export_url_seconds: int
+    idempotency_ttl_seconds: int
+    log_level: str
+
+    def table(self, logical: str) -> str:
+        return self.table_names[logical]
+
+    def queue(self, logical: str) -> str:
+        return self.queue_names[logical]
+
+
+def load_settings() -> Settings:
+    stage = _env("VALHALLA_STAGE", "local")
+    prefix = f"valhalla-{stage}"
+    return Settings(
+        stage=stage,
+        region=os.environ.get("AWS_REGION") or _env("AWS_DEFAULT_REGION", "us-east-1"),
+        aws_endpoint_url=os.environ.get("VALHALLA_AWS_ENDPOINT_URL") or None,
+        table_names={logical: _env(var, f"{prefix}-{logical.replace('_', '-')}") for logical, var in TABLES.items()},
+        queue_names={logical: _env(var, f"{prefix}-{logical}") for logical, var in QUEUES.items()},
+        exports_bucket=_env("VALHALLA_EXPORTS_BUCKET", f"{prefix}-exports"),
+        maintenance_cache_seconds=_float("VALHALLA_MAINTENANCE_CACHE_SECONDS", 5.0),
+        shield_retry_after_seconds=_int("VALHALLA_SHIELD_RETRY_AFTER_SECONDS", 300),
+        id_block_size=max(1, _int("VALHALLA_ID_BLOCK_SIZE", 10)),
+        max_body_bytes=_int("VALHALLA_MAX_BODY_BYTES", 256 * 1024),
+        retry_schedule=_schedule("VALHALLA_RETRY_SCHEDULE"),
+        allow_private_webhook_targets=_bool("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
+        webhook_timeout_seconds=_float("VALHALLA_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        email_sender=_env("VALHALLA_EMAIL_SENDER", "notifications@valhalla.example.com"),
+        lease_seconds=_int("VALHALLA_LEASE_SECONDS", 60),
+        sweep_grace_seconds=_int("VALHALLA_SWEEP_GRACE_SECONDS", 120),
+        export_part_bytes=max(5 * 1024 * 1024, _int("VALHALLA_EXPORT_PART_BYTES", 8 * 1024 * 1024)),
+        export_url_seconds=_int("VALHALLA_EXPORT_URL_SECONDS", 900),
+        idempotency_ttl_seconds=_int("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+        log_level=_env("VALHALLA_LOG_LEVEL", "INFO"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,108 @@
+"""PynamoDB plumbing: table names, endpoint and region resolved lazily from settings.
+
+A model declares ``class Meta(TableMeta): logical_name = "..."``; the physical name,
+the endpoint (the local emulator, or none in AWS) and the region are read from
+:func:`chalicelib.settings.get_settings` each time PynamoDB asks, never at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import TTLAttribute
+from pynamodb.models import Model
+
+from chalicelib.settings import get_settings
+
+
+class _LazyTableMeta(type):
+    @property
+    def table_name(cls) -> str:
+        return get_settings().table(cls.logical_name)  # type: ignore[attr-defined]
+
+    @property
+    def host(cls) -> str | None:
+        return get_settings().aws_endpoint_url
+
+    @property
+    def region(cls) -> str:
+        return get_settings().region
+
+
+class TableMeta(metaclass=_LazyTableMeta):
+    logical_name = ""
+    billing_mode = "PAY_PER_REQUEST"
+    max_retry_attempts = 3
+
+
+MODELS: list[type[Model]] = []
+
+
+def register(model: type[Model]) -> type[Model]:
+    """Class decorator: every registered model gets a table in the local stack and in CDK."""
+    MODELS.append(model)
+    return model
+
+
+def all_models() -> list[type[Model]]:
+    # Importing the model modules fills the registry.
+    import chalicelib.store.models  # noqa: F401
+
+    return list(MODELS)
+
+
+def reset_connections() -> None:
+    """Forget cached connections (the endpoint or credentials changed)."""
+    for model in all_models():
+        model._connection = None
+
+
+def table_spec(model: type[Model]) -> dict[str, Any]:
+    """The model as a DynamoDB ``CreateTable`` request: the one definition of keys and indexes.
+
+    The local stack creates tables from it and the infrastructure test compares the
+    CDK stack with it, so code, emulator and AWS cannot drift apart.
+    """
+    schema = model._get_schema()
+    attributes = {item["AttributeName"]: item["AttributeType"] for item in schema["attribute_definitions"]}
+    indexes = []
+    for index in schema.get("global_secondary_indexes", []):
+        for item in index["attribute_definitions"]:
+            attributes[item["AttributeName"]] = item["AttributeType"]
+        indexes.append(
+            {"IndexName": index["index_name"], "KeySchema": index["key_schema"], "Projection": index["projection"]}
+        )
+    spec: dict[str, Any] = {
+        "TableName": model.Meta.table_name,
+        "KeySchema": schema["key_schema"],
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in sorted(attributes.items())],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        spec["GlobalSecondaryIndexes"] = sorted(indexes, key=lambda index: index["IndexName"])
+    return spec
+
+
+def ttl_attribute(model: type[Model]) -> str | None:
+    for name, attribute in model.get_attributes().items():
+        if isinstance(attribute, TTLAttribute):
+            return attribute.attr_name or name
+    return None
+
+
+def create_tables() -> None:
+    """Create every registered table that does not exist yet (the local stack, the tests)."""
+    from chalicelib import aws
+
+    dynamodb = aws.client("dynamodb")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for model in all_models():
+        spec = table_spec(model)
+        if spec["TableName"] in existing:
+            continue
+        dynamodb.create_table(**spec)
+        ttl = ttl_attribute(model)
+        if ttl:
+            dynamodb.update_time_to_live(
+                TableName=spec["TableName"], TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+            )

@@ -1,0 +1,21 @@
+"""Idempotency records: the first response to a key, kept for a day (DynamoDB TTL)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.store.base import TableMeta, register
+
+
+@register
+class IdempotencyItem(Model):
+    class Meta(TableMeta):
+        logical_name = "idempotency"
+
+    key = UnicodeAttribute(hash_key=True)
+    request_hash = UnicodeAttribute()
+    state = UnicodeAttribute(default="in_progress")
+    status_code = NumberAttribute(null=True)
+    response = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute()

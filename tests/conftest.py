@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.domain.common import Role
+from chalicelib.resources import create_all
+from tests.support import FAKE_AWS_ENV, ROOT, Api, make_token, reset_all
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees a real AWS account, or another test's settings."""
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ("VALHALLA_AWS_ENDPOINT_URL", "VALHALLA_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VALHALLA_STAGE", "local")
+    reset_all()
+    yield
+    reset_all()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """An emulated AWS account (moto, in process) with every table, queue and bucket."""
+    with mock_aws():
+        reset_all()
+        create_all()
+        yield
+        reset_all()
+
+
+@pytest.fixture
+def chalice_client(aws: None) -> Iterator[Client]:
+    from app import app
+
+    with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
+        yield client
+
+
+@pytest.fixture
+def tokens(aws: None) -> dict[Role, str]:
+    return {role: make_token(role) for role in Role}
+
+
+@pytest.fixture
+def api(chalice_client: Client, tokens: dict[Role, str]) -> Api:
+    """The API as an admin; ``api.as_(tokens[Role.viewer])`` for another role."""
+    return Api(chalice_client, tokens[Role.admin])
