@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from chalicelib.clock import isoformat
 
@@ -40,6 +40,26 @@ SYSTEM_PRINCIPAL = Principal(key_id=0, name="system", role=Role.admin)
 Timestamp = Annotated[datetime, PlainSerializer(lambda value: isoformat(value), return_type=str)]
 # An input datetime that must carry a timezone.
 InputTimestamp = AwareDatetime
+
+
+def reject_control_characters(value: str) -> str:
+    """Refuse control characters (tab and newline excepted) in free text."""
+    if any(ord(char) < 32 and char not in "\t\n" or 127 <= ord(char) < 160 for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def reject_all_control_characters(value: str) -> str:
+    """Refuse every control character, newlines included (names, subjects, identifiers)."""
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Free text (descriptions, bodies): no control characters but tab and newline.
+PlainText = Annotated[str, AfterValidator(reject_control_characters)]
+# One-line text (names, subjects): no control characters at all.
+SingleLine = Annotated[str, AfterValidator(reject_all_control_characters)]
 
 
 class StrictInput(BaseModel):
