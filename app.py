@@ -8,6 +8,7 @@ from chalicelib.api.health import health_api
 from chalicelib.api.keys import keys_api
 from chalicelib.api.maintenance import maintenance_api
 from chalicelib.api.notify import notify_api
+from chalicelib.api.openapi import openapi_api
 from chalicelib.api.retention import retention_api
 from chalicelib.auth import auth_blueprint
 from chalicelib.errors import normalise_framework_errors
@@ -18,6 +19,7 @@ app.api.cors = False
 for blueprint in (
     auth_blueprint,
     health_api,
+    openapi_api,
     maintenance_api,
     keys_api,
     audit_api,
