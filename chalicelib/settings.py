@@ -87,6 +87,9 @@ class Settings:
     export_url_seconds: int
     idempotency_ttl_seconds: int
     log_level: str
+    purge_schedule: str
+    purge_reserve_seconds: float
+    purge_archive_poll_seconds: int
 
     def table(self, logical: str) -> str:
         return self.table_names[logical]
@@ -119,6 +122,9 @@ def load_settings() -> Settings:
         export_url_seconds=_int("VALHALLA_EXPORT_URL_SECONDS", 900),
         idempotency_ttl_seconds=_int("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         log_level=_env("VALHALLA_LOG_LEVEL", "INFO"),
+        purge_schedule=_env("VALHALLA_PURGE_SCHEDULE", "cron(0 3 * * ? *)"),
+        purge_reserve_seconds=_float("VALHALLA_PURGE_RESERVE_SECONDS", 20.0),
+        purge_archive_poll_seconds=min(900, max(0, _int("VALHALLA_PURGE_ARCHIVE_POLL_SECONDS", 60))),
     )
 
 
