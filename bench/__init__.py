@@ -1,0 +1,1 @@
+"""Measurements of the system: ``python -m bench.run`` (``make bench``)."""

@@ -1,0 +1,331 @@
+"""``make bench``: how close to the floor the system runs, as counts and ratios.
+
+Every figure of a run is measured in that run, so ratios compare like with like on
+a noisy machine. Prints a table and writes ``bench/results.json``.
+
+    python -m bench.run                       # everything
+    python -m bench.run --only cold_import    # one part (others kept from the last run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.env import FAKE_AWS_ENV, ROOT, NotReady, admin_token, emulated_aws
+
+RESULTS = ROOT / "bench" / "results.json"
+PARTS = ("cold_import", "aws_calls", "export_memory", "api_latency")
+
+# --------------------------------------------------------------------------- cold_import
+
+_IMPORT_APP = r"""
+import json, sys, time
+before = set(sys.modules)
+started = time.perf_counter()
+import app  # noqa
+elapsed = (time.perf_counter() - started) * 1000
+own = ("app", "chalicelib", "bench", "tests")
+loaded = [name for name in sys.modules if name not in before]
+third_party = [
+    name for name in loaded
+    if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in own
+]
+print(json.dumps({"ms": elapsed, "modules": third_party}))
+"""
+
+_IMPORT_DEPS = r"""
+import importlib, json, sys, time
+names = json.loads(sys.argv[1])
+started = time.perf_counter()
+for name in names:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+elapsed = (time.perf_counter() - started) * 1000
+print(json.dumps({"ms": elapsed}))
+"""
+
+
+def _child(code: str, *args: str) -> dict[str, Any]:
+    env = {**os.environ, **FAKE_AWS_ENV, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def cold_import(runs: int) -> dict[str, Any]:
+    """Median ms to ``import app`` in a fresh interpreter, against importing only the
+    third-party modules that import loads (the same modules, in the same order)."""
+    first = _child(_IMPORT_APP)  # also warms the bytecode caches
+    modules = json.dumps(first["modules"])
+    _child(_IMPORT_DEPS, modules)
+    app_ms, deps_ms = [], []
+    for _ in range(runs):  # interleaved, so drift hits both alike
+        app_ms.append(_child(_IMPORT_APP)["ms"])
+        deps_ms.append(_child(_IMPORT_DEPS, modules)["ms"])
+    app_median, deps_median = statistics.median(app_ms), statistics.median(deps_ms)
+    packages = sorted({name.split(".")[0] for name in first["modules"]})
+    return {
+        "runs": runs,
+        "app_ms": round(app_median, 1),
+        "dependencies_ms": round(deps_median, 1),
+        "ratio": round(app_median / deps_median, 3),
+        "dependency_packages": packages,
+        "dependency_modules": len(first["modules"]),
+    }
+
+
+# --------------------------------------------------------------------------- aws_calls
+
+Operation = Callable[[Any], dict[str, Any]]
+
+
+def _shield_calls(counter: Any) -> dict[str, Any]:
+    """Calls the shield itself makes per write request, over 100 write requests."""
+    from chalice.test import Client
+
+    import chalicelib.shield as shield_module
+    from app import app
+
+    token = admin_token()
+    original = shield_module.check_writes_allowed
+    shield_calls: dict[str, int] = {}
+    checks = 0
+
+    def counted() -> None:
+        nonlocal checks
+        checks += 1
+        with counter.measure() as calls:
+            original()
+        for name, count in calls.by_api.items():
+            shield_calls[name] = shield_calls.get(name, 0) + count
+
+    shield_module.check_writes_allowed = counted
+    try:
+        with Client(app, stage_name="local", project_dir=str(ROOT)) as client, counter.measure() as whole:
+            headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+            for index in range(100):
+                body = json.dumps({"name": f"bench-{index}", "role": "viewer"}).encode()
+                reply = client.http.post("/system/keys", headers=headers, body=body)
+                assert reply.status_code == 201, reply.body
+    finally:
+        shield_module.check_writes_allowed = original
+    assert checks == 100, checks
+    total = sum(shield_calls.values())
+    return {
+        "calls": round(total / 100, 3),
+        "by_api": {name: round(count / 100, 3) for name, count in sorted(shield_calls.items())},
+        "requests": 100,
+        "whole_request_calls": round(whole.total / 100, 2),
+        "whole_request_by_api": {name: round(count / 100, 2) for name, count in whole.as_dict().items()},
+        "floor": 0,
+        "floor_note": "the state is cached per container, so a write usually reads nothing",
+    }
+
+
+def _capability_operations() -> dict[str, Operation]:
+    """Operations of the capability packs, measured by bench/capabilities.py once they exist."""
+    try:
+        from bench import capabilities
+    except ImportError as exc:  # the module itself is part of this bench
+        raise SystemExit(f"bench/capabilities.py is missing: {exc}") from None
+    return capabilities.OPERATIONS
+
+
+def aws_calls() -> dict[str, Any]:
+    from bench.aws_calls import AwsCallCounter
+
+    results: dict[str, Any] = {}
+    operations: dict[str, Operation] = {"write_request_shield": _shield_calls, **_capability_operations()}
+    for name, operation in operations.items():
+        with emulated_aws(), AwsCallCounter() as counter:
+            try:
+                results[name] = operation(counter)
+            except NotReady as exc:
+                results[name] = {"calls": None, "floor": None, "status": f"not measured: {exc}"}
+    return results
+
+
+# --------------------------------------------------------------------------- export_memory
+
+
+def export_memory() -> dict[str, Any]:
+    try:
+        from bench import capabilities
+    except ImportError:
+        return {"status": "not measured: bench/capabilities.py missing"}
+    try:
+        return capabilities.export_memory()
+    except NotReady as exc:
+        return {"status": f"not measured: {exc}"}
+
+
+# --------------------------------------------------------------------------- api_latency
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    index = max(0, math.ceil(share * len(ordered)) - 1)
+    return ordered[index]
+
+
+def api_latency(requests: int) -> dict[str, Any]:
+    """In-process request handling (chalice.test.Client) for a read and a write route,
+    against a bare Chalice route, sampled round-robin in the same run."""
+    from chalice import Chalice
+    from chalice.test import Client
+
+    from app import app
+
+    bare = Chalice(app_name="bare")
+
+    @bare.route("/ping", methods=["GET"])
+    def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    samples: dict[str, list[float]] = {"bare": [], "read": [], "write": []}
+    with emulated_aws():
+        token = admin_token()
+        auth = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        with Client(app, stage_name="local", project_dir=str(ROOT)) as client, Client(bare) as bare_client:
+            write_body = json.dumps({"mode": "normal", "reason": "bench"}).encode()
+            calls: dict[str, Callable[[], Any]] = {
+                "bare": lambda: bare_client.http.get("/ping"),
+                "read": lambda: client.http.get("/system/maintenance/state", headers=auth),
+                "write": lambda: client.http.post("/system/maintenance/state", headers=auth, body=write_body),
+            }
+            for _ in range(20):  # warm up
+                for call in calls.values():
+                    call()
+            for _ in range(requests):
+                for name, call in calls.items():
+                    started = time.perf_counter()
+                    reply = call()
+                    samples[name].append((time.perf_counter() - started) * 1000)
+                    assert reply.status_code == 200, (name, reply.body)
+    figures: dict[str, Any] = {"requests_each": requests}
+    for name, values in samples.items():
+        figures[name] = {
+            "median_ms": round(statistics.median(values), 3),
+            "p99_ms": round(_percentile(values, 0.99), 3),
+        }
+    for name in ("read", "write"):
+        figures[name]["median_ratio"] = round(figures[name]["median_ms"] / figures["bare"]["median_ms"], 2)
+        figures[name]["p99_ratio"] = round(figures[name]["p99_ms"] / figures["bare"]["p99_ms"], 2)
+    figures["routes"] = {
+        "bare": "GET /ping (a one-line Chalice app)",
+        "read": "GET /system/maintenance/state (viewer; authorizer + cached state)",
+        "write": "POST /system/maintenance/state (admin; authorizer + state write + audit)",
+    }
+    return figures
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def table(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    cold = results.get("cold_import")
+    if cold:
+        rows.append(("cold_import", "import app (median ms)", _fmt(cold["app_ms"]), ""))
+        rows.append(("", "third-party deps only (median ms)", _fmt(cold["dependencies_ms"]), ""))
+        rows.append(("", "ratio app / deps", _fmt(cold["ratio"]), "floor 1.0"))
+    for name, figures in (results.get("aws_calls") or {}).items():
+        if figures.get("calls") is None:
+            rows.append(("aws_calls" if not rows or rows[-1][0] != "" else "", name, "-", figures.get("status", "")))
+            continue
+        floor = figures.get("floor")
+        rows.append(("aws_calls", name, _fmt(figures["calls"]), f"floor {_fmt(floor)}"))
+    memory = results.get("export_memory") or {}
+    if "growth" in memory:
+        for rows_count, peak in memory.get("peak_mib", {}).items():
+            rows.append(("export_memory", f"peak MiB, {rows_count} rows", _fmt(peak), ""))
+        rows.append(("", "growth (100k / 10k)", _fmt(memory["growth"]), "rows grew x10"))
+    elif memory:
+        rows.append(("export_memory", "peak MiB", "-", memory.get("status", "")))
+    latency = results.get("api_latency")
+    if latency:
+        for name in ("bare", "read", "write"):
+            figures = latency[name]
+            ratio = "" if name == "bare" else f"x{figures['median_ratio']} / x{figures['p99_ratio']} of bare"
+            rows.append(
+                ("api_latency", f"{name} median / p99 ms", f"{figures['median_ms']} / {figures['p99_ms']}", ratio)
+            )
+    # Collapse repeated part names.
+    shown, previous = [], None
+    for part, figure, value, note in rows:
+        shown.append(("" if part == previous else part, figure, value, note))
+        previous = part or previous
+    widths = [max(len(row[i]) for row in [("part", "figure", "value", "floor / ratio"), *shown]) for i in range(4)]
+    header = ("part", "figure", "value", "floor / ratio")
+    lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header))]
+    lines.append("-|-".join("-" * width for width in widths))
+    lines += [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in shown]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--only", default="", help=f"comma-separated parts of {', '.join(PARTS)}")
+    parser.add_argument("--import-runs", type=int, default=int(os.environ.get("BENCH_IMPORT_RUNS", "11")))
+    parser.add_argument("--latency-requests", type=int, default=int(os.environ.get("BENCH_LATENCY_REQUESTS", "300")))
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    parts = [part for part in args.only.split(",") if part] or list(PARTS)
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {sorted(unknown)}")
+
+    results: dict[str, Any] = {}
+    if args.only and args.output.exists():
+        results = json.loads(args.output.read_text())
+    results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    results["environment"] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+    for part in parts:
+        print(f"measuring {part}...", file=sys.stderr, flush=True)
+        if part == "cold_import":
+            results[part] = cold_import(args.import_runs)
+        elif part == "aws_calls":
+            results[part] = aws_calls()
+        elif part == "export_memory":
+            results[part] = export_memory()
+        elif part == "api_latency":
+            results[part] = api_latency(args.latency_requests)
+    ordered = {key: results[key] for key in ("generated_at", "environment", *PARTS) if key in results}
+    args.output.write_text(json.dumps(ordered, indent=2) + "\n")
+    print(table(ordered))
+    print(f"\nwritten to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
