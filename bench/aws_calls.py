@@ -67,17 +67,17 @@ class AwsCallCounter:
             return counter.hook(original(session, *args, **kwargs))
 
         self._original_create_client = original
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign,assignment]
         self.hook_existing()
         return self
 
     def __exit__(self, *exc: object) -> None:
         import botocore.session
 
-        botocore.session.Session.create_client = self._original_create_client  # type: ignore[method-assign]
+        botocore.session.Session.create_client = self._original_create_client  # type: ignore[method-assign,assignment]
 
     # --- counting -----------------------------------------------------
-    def _count(self, event_name: str = "", **_: Any) -> None:
+    def _count(self, event_name: str = "", **kwargs: Any) -> None:
         _, service, operation = event_name.split(".", 2)
         api = f"{service}.{operation}"
         with self._lock:
