@@ -1,6 +1,6 @@
 """Valhalla Ops: the routing table. Blueprints and event handlers, nothing else."""
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.api.audit import audit_api
 from chalicelib.api.exports import exports_api
@@ -12,6 +12,9 @@ from chalicelib.api.openapi import openapi_api
 from chalicelib.api.retention import retention_api
 from chalicelib.auth import auth_blueprint
 from chalicelib.errors import normalise_framework_errors
+from chalicelib.settings import get_settings
+from chalicelib.workers import notifications as notification_worker
+from chalicelib.workers import retention as retention_worker
 
 app = Chalice(app_name="valhalla")
 app.api.cors = False
@@ -33,3 +36,26 @@ for blueprint in (
 @app.middleware("http")
 def one_error_shape(event, get_response):  # type: ignore[no-untyped-def]
     return normalise_framework_errors(get_response(event))
+
+
+@app.on_sqs_message(queue=get_settings().queue("notifications"), batch_size=10)
+def deliver_notifications(event):  # type: ignore[no-untyped-def]
+    context = app.lambda_context
+    remaining = context.get_remaining_time_in_millis if context is not None else None
+    return notification_worker.deliver(event, remaining_ms=remaining)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_notifications(event):  # type: ignore[no-untyped-def]
+    notification_worker.sweep()
+
+
+@app.schedule(get_settings().purge_schedule)
+def purge_expired(event):  # type: ignore[no-untyped-def]
+    return retention_worker.run_scheduled_purge(retention_worker.budget_for(event.context))
+
+
+@app.on_sqs_message(queue=get_settings().queue("purge"), batch_size=1)
+def process_purge_runs(event):  # type: ignore[no-untyped-def]
+    records = [(record.to_dict().get("messageId", ""), record.body) for record in event]
+    return retention_worker.handle_purge_messages(records, retention_worker.budget_for(event.context))

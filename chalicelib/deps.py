@@ -8,6 +8,7 @@ a ``cached_property`` so that nothing is constructed before it is first needed.
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 from chalicelib.clock import Clock, utcnow
 from chalicelib.services.audit import AuditLog
@@ -16,6 +17,11 @@ from chalicelib.services.keys import ApiKeys
 from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
 from chalicelib.settings import Settings, get_settings
 from chalicelib.store.counters import IdAllocator
+
+if TYPE_CHECKING:
+    from chalicelib.services.exports import ExportJobs
+    from chalicelib.services.notifications import Notifications
+    from chalicelib.services.retention import RetentionService
 
 
 class Deps:
@@ -44,6 +50,40 @@ class Deps:
         return Idempotency(self.clock, self.settings.idempotency_ttl_seconds)
 
     # --- capability services (notifications, exports, retention) below ---
+
+    @cached_property
+    def exports(self) -> ExportJobs:
+        from chalicelib.services.exports import ExportJobs
+
+        return ExportJobs(
+            self.settings, self.clock, self.ids, self.idempotency, notifications=lambda: self.notifications
+        )
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        from chalicelib import aws
+        from chalicelib.resources import queue_url
+        from chalicelib.services.retention import RetentionService
+        from chalicelib.workers.retention import DynamoPurgeEngine, PurgeQueue, default_purgers
+
+        settings = self.settings
+        return RetentionService(
+            self.ids,
+            self.clock,
+            purgers=default_purgers(self.audit, lambda: aws.client("s3"), lambda: settings.exports_bucket),
+            engine=lambda: DynamoPurgeEngine(aws.client("dynamodb")),
+            queue=PurgeQueue(lambda: aws.client("sqs"), lambda: queue_url("purge", settings)),
+            maintenance=self.maintenance,
+            audit=self.audit,
+            exports=lambda: getattr(self, "exports", None),
+            archive_poll_seconds=settings.purge_archive_poll_seconds,
+        )
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        from chalicelib.services.notifications import Notifications
+
+        return Notifications(self.settings, self.clock, self.ids)
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,136 @@
-"""Routes of this capability (filled in by its issue)."""
+"""Notification channels and the outbox (the seed's PACK UG)."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from chalice.app import Blueprint
 
+from chalicelib.auth import api_key_authorizer
+from chalicelib.deps import get_deps
+from chalicelib.domain.common import Page, Role, page_body
+from chalicelib.domain.notifications import (
+    ChannelQuery,
+    ChannelView,
+    CreateChannel,
+    CreatedChannel,
+    EnqueueNotification,
+    NotificationDetail,
+    NotificationQuery,
+    NotificationView,
+    RotatedSecret,
+    UpdateChannel,
+)
+from chalicelib.http import Call, Reply, endpoint, path_id
+from chalicelib.shield import shield
+
 notify_api = Blueprint(__name__)
+
+
+@notify_api.route("/system/notify/channels", methods=["POST"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.admin, status=201, body=CreateChannel, response=CreatedChannel, errors=(409,))
+@shield
+def create_channel(call: Call) -> CreatedChannel:
+    """Create a channel; a webhook's signing secret is in this response only."""
+    request = call.body(CreateChannel)
+    created = get_deps().notifications.create_channel(request)
+    call.audit(
+        "channel.create",
+        "notification_channel",
+        created.id,
+        {"name": created.name, "channel_type": created.channel_type.value, "active": created.active},
+    )
+    return created
+
+
+@notify_api.route("/system/notify/channels", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.viewer, query=ChannelQuery, response=Page[ChannelView])
+def list_channels(call: Call) -> dict[str, Any]:
+    """List channels by id, filtered by active and channel_type."""
+    return page_body(*get_deps().notifications.list_channels(call.query(ChannelQuery)))
+
+
+@notify_api.route("/system/notify/channels/{channel_id}", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.viewer, response=ChannelView, errors=(404,))
+def get_channel(call: Call, channel_id: str) -> ChannelView:
+    """One channel (never its signing secret)."""
+    return get_deps().notifications.get_channel(path_id(channel_id, "channel_id"))
+
+
+@notify_api.route("/system/notify/channels/{channel_id}", methods=["PATCH"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.admin, body=UpdateChannel, response=ChannelView, errors=(404,))
+@shield
+def update_channel(call: Call, channel_id: str) -> ChannelView:
+    """Change a channel's target, active flag or description."""
+    identifier = path_id(channel_id, "channel_id")
+    change = call.body(UpdateChannel)
+    updated = get_deps().notifications.update_channel(identifier, change)
+    call.audit("channel.update", "notification_channel", identifier, change.model_dump(mode="json", exclude_unset=True))
+    return updated
+
+
+@notify_api.route("/system/notify/channels/{channel_id}/rotate-secret", methods=["POST"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.admin, response=RotatedSecret, errors=(404, 409))
+@shield
+def rotate_secret(call: Call, channel_id: str) -> RotatedSecret:
+    """New webhook signing secret, returned once; the old one keeps signing for 24 hours."""
+    identifier = path_id(channel_id, "channel_id")
+    rotated = get_deps().notifications.rotate_secret(identifier)
+    call.audit("channel.rotate_secret", "notification_channel", identifier, None)
+    return rotated
+
+
+@notify_api.route("/system/notify", methods=["POST"], authorizer=api_key_authorizer)
+@endpoint(
+    notify_api,
+    role=Role.operator,
+    status=201,
+    body=EnqueueNotification,
+    response=NotificationView,
+    errors=(404, 409, 413),
+)
+@shield
+def enqueue(call: Call) -> Reply:
+    """Enqueue a notification to the outbox (pending); honours Idempotency-Key."""
+    request = call.body(EnqueueNotification)
+    deps = get_deps()
+
+    def create() -> tuple[int, Any]:
+        view = deps.notifications.enqueue(request, call.principal)
+        call.audit(
+            "notification.enqueue",
+            "notification",
+            view.id,
+            {"channel_id": view.channel_id, "subject": view.subject},
+        )
+        return 201, view.model_dump(mode="json")
+
+    status, body = deps.idempotency.run(
+        "notify.enqueue", call.principal, call.header("Idempotency-Key"), call.raw_body, create
+    )
+    return Reply(body, status)
+
+
+@notify_api.route("/system/notify", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.viewer, query=NotificationQuery, response=Page[NotificationView])
+def list_notifications(call: Call) -> dict[str, Any]:
+    """List notifications newest first, filtered by status and channel_id."""
+    return page_body(*get_deps().notifications.list_notifications(call.query(NotificationQuery)))
+
+
+@notify_api.route("/system/notify/{notification_id}", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.viewer, response=NotificationDetail, errors=(404,))
+def get_notification(call: Call, notification_id: str) -> NotificationDetail:
+    """One notification with its attempt history."""
+    return get_deps().notifications.get_notification(path_id(notification_id, "notification_id"))
+
+
+@notify_api.route("/system/notify/{notification_id}/retry", methods=["POST"], authorizer=api_key_authorizer)
+@endpoint(notify_api, role=Role.operator, response=NotificationView, errors=(404, 409))
+@shield
+def retry(call: Call, notification_id: str) -> NotificationView:
+    """Send a failed notification again (back to pending; attempts keep counting)."""
+    identifier = path_id(notification_id, "notification_id")
+    view = get_deps().notifications.retry(identifier)
+    call.audit("notification.retry", "notification", identifier, None)
+    return view
