@@ -1,5 +1,104 @@
-"""Routes of this capability (filled in by its issue)."""
+"""Retention policies and purge runs (the seed's PACK UI)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
 
 from chalice.app import Blueprint
 
+from chalicelib.auth import api_key_authorizer
+from chalicelib.deps import get_deps
+from chalicelib.domain.common import Page, PageQuery, Role, page_body
+from chalicelib.domain.retention import (
+    CATEGORY_PATTERN,
+    PurgeRun,
+    RetentionPolicy,
+    RetentionPreview,
+    SetPolicy,
+    StartPurge,
+)
+from chalicelib.errors import ValidationFailed
+from chalicelib.http import Call, Reply, endpoint, path_id
+from chalicelib.shield import shield
+
 retention_api = Blueprint(__name__)
+
+_CATEGORY = re.compile(CATEGORY_PATTERN)
+
+
+def path_category(raw: str) -> str:
+    if not _CATEGORY.match(raw):
+        raise ValidationFailed.single(
+            ["path", "category"], "Must be a lowercase identifier (a-z, 0-9, _; at most 64).", "string_pattern_mismatch"
+        )
+    return raw
+
+
+@retention_api.route("/system/retention", methods=["POST"], authorizer=api_key_authorizer)
+@endpoint(retention_api, role=Role.admin, status=201, body=SetPolicy, response=RetentionPolicy)
+@shield
+def set_policy(call: Call) -> Reply:
+    """Create or update the retention policy of a category (201 created, 200 updated)."""
+    change = call.body(SetPolicy)
+    created, policy = get_deps().retention.set_policy(change)
+    call.audit(
+        "retention.policy.create" if created else "retention.policy.update",
+        "retention_policy",
+        policy.category,
+        change.model_dump(mode="json", exclude_unset=True),
+    )
+    return Reply(policy, 201 if created else 200)
+
+
+@retention_api.route("/system/retention", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=Page[RetentionPolicy])
+def list_policies(call: Call) -> dict[str, Any]:
+    """List retention policies, by category."""
+    page = call.query(PageQuery)
+    return page_body(*get_deps().retention.page(page.limit, page.cursor))
+
+
+@retention_api.route("/system/retention/purge", methods=["POST"], authorizer=api_key_authorizer)
+@endpoint(retention_api, role=Role.admin, status=202, body=StartPurge, response=PurgeRun, errors=(503,))
+@shield
+def start_purge(call: Call) -> PurgeRun:
+    """Start a purge run in the background; follow it at /system/retention/runs/{id}."""
+    request = call.body(StartPurge, optional=True)
+    run = get_deps().retention.start_run(request.categories, request.dry_run, call.principal)
+    call.audit(
+        "retention.purge.start",
+        "purge_run",
+        run.id,
+        {"categories": request.categories, "dry_run": request.dry_run},
+    )
+    return run
+
+
+@retention_api.route("/system/retention/runs", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=Page[PurgeRun])
+def list_runs(call: Call) -> dict[str, Any]:
+    """List purge runs, newest first."""
+    page = call.query(PageQuery)
+    return page_body(*get_deps().retention.page_runs(page.limit, page.cursor))
+
+
+@retention_api.route("/system/retention/runs/{run_id}", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(retention_api, role=Role.viewer, response=PurgeRun, errors=(404,))
+def get_run(call: Call, run_id: str) -> PurgeRun:
+    """One purge run: status, per-category counts, start and end."""
+    return get_deps().retention.get_run(path_id(run_id, "run_id"))
+
+
+@retention_api.route("/system/retention/{category}", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(retention_api, role=Role.viewer, response=RetentionPolicy, errors=(404,))
+def get_policy(call: Call, category: str) -> RetentionPolicy:
+    """The retention policy of one category."""
+    return get_deps().retention.get(path_category(category))
+
+
+@retention_api.route("/system/retention/{category}/preview", methods=["GET"], authorizer=api_key_authorizer)
+@endpoint(retention_api, role=Role.viewer, response=RetentionPreview, errors=(404,))
+def preview_policy(call: Call, category: str) -> RetentionPreview:
+    """How many records the policy would delete now, and the oldest one's time; deletes nothing."""
+    return get_deps().retention.preview(path_category(category))
