@@ -13,6 +13,7 @@ from chalicelib.api.retention import retention_api
 from chalicelib.auth import auth_blueprint
 from chalicelib.errors import normalise_framework_errors
 from chalicelib.settings import get_settings
+from chalicelib.workers import exports as export_worker
 from chalicelib.workers import notifications as notification_worker
 from chalicelib.workers import retention as retention_worker
 
@@ -59,3 +60,8 @@ def purge_expired(event):  # type: ignore[no-untyped-def]
 def process_purge_runs(event):  # type: ignore[no-untyped-def]
     records = [(record.to_dict().get("messageId", ""), record.body) for record in event]
     return retention_worker.handle_purge_messages(records, retention_worker.budget_for(event.context))
+
+
+@app.on_sqs_message(queue=get_settings().queue("exports"), batch_size=1)
+def run_export(event):  # type: ignore[no-untyped-def]
+    return export_worker.handle_export_event(event)

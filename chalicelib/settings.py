@@ -85,6 +85,7 @@ class Settings:
     sweep_grace_seconds: int
     export_part_bytes: int
     export_url_seconds: int
+    export_reserve_seconds: float
     idempotency_ttl_seconds: int
     log_level: str
     purge_schedule: str
@@ -120,6 +121,7 @@ def load_settings() -> Settings:
         sweep_grace_seconds=_int("VALHALLA_SWEEP_GRACE_SECONDS", 120),
         export_part_bytes=max(5 * 1024 * 1024, _int("VALHALLA_EXPORT_PART_BYTES", 8 * 1024 * 1024)),
         export_url_seconds=_int("VALHALLA_EXPORT_URL_SECONDS", 900),
+        export_reserve_seconds=_float("VALHALLA_EXPORT_RESERVE_SECONDS", 60.0),
         idempotency_ttl_seconds=_int("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         log_level=_env("VALHALLA_LOG_LEVEL", "INFO"),
         purge_schedule=_env("VALHALLA_PURGE_SCHEDULE", "cron(0 3 * * ? *)"),

@@ -1,0 +1,496 @@
+"""The export worker: claims a job, streams its rows to S3, writes the manifest, completes it.
+
+One SQS message ``{"job_id": N}`` asks for one run. The worker
+
+1. *claims* the job with a conditional update (``pending -> running``, or a ``running``
+   job whose lease is free), incrementing ``run_seq``: every later write of this run is
+   conditional on that ``run_seq`` and on ``status = running``, so a cancel, or another
+   worker taking over after a crash, stops it at its next page;
+2. reads the source a page at a time (a Query on a key or an index, never a Scan),
+   encodes JSON Lines or CSV into a gzip member and, when the member reaches the part
+   size, stores it as the next part of a multipart upload;
+3. after each stored part saves a *checkpoint* on the job: the query position after
+   the last row in stored parts, the upload id, the parts' ETags and the row count;
+4. when the remaining time runs short (and at least one part was stored by this
+   invocation, so every invocation makes progress) releases its lease, sends the
+   job's message again and returns; the next invocation continues from the checkpoint
+   (rows read after it were not stored and are read again: no row is lost or repeated);
+5. at the end completes the upload (or writes a small file with one ``PutObject``),
+   writes ``manifest.json`` beside it and marks the job ``completed``.
+
+The manifest's ``sha256`` is the checksum of the stored object. A run that saw every
+byte (no resumption) keeps a running hash; a resumed one reads the finished object
+back from S3 in 1 MiB chunks, because hash state cannot be saved between invocations.
+
+A failure marks the job ``failed`` with the reason, aborts the multipart upload and
+deletes anything written under ``exports/{id}/``: nothing half-written is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.clock import isoformat, parse_iso
+from chalicelib.deps import Deps, get_deps
+from chalicelib.domain.exports import (
+    AuditExportFilter,
+    ExportFormat,
+    JobStatus,
+    JobType,
+    NotificationExportFilter,
+    clip,
+    data_key,
+    is_built_in,
+    manifest_key,
+    parse_filters,
+)
+from chalicelib.errors import NotFound
+from chalicelib.exporting.encoders import Encoder, encoder_for
+from chalicelib.exporting.manifest import build_manifest, manifest_bytes
+from chalicelib.exporting.multipart import SSE, GzipPartWriter, UploadState, abort_upload, error_code, stream_sha256
+from chalicelib.exporting.sources import (
+    QuerySource,
+    StaticSource,
+    audit_source,
+    config_snapshot_source,
+    notification_source,
+)
+from chalicelib.logs import get_logger
+from chalicelib.services.exports import ExportJobs, conditional_failed
+from chalicelib.store.exports import ExportJobItem
+
+Budget = Callable[[], float]  # milliseconds left in this invocation
+
+PAGE_ROWS = 1000
+LEASE_GRACE_SECONDS = 30
+MAX_RESTARTS = 1
+DEFAULT_BUDGET_MS = 900_000
+
+
+class Busy(Exception):
+    """Another invocation holds the job's lease: try this message again later."""
+
+    def __init__(self, job_id: int, retry_after_seconds: int) -> None:
+        super().__init__(f"export job {job_id} is held by another run for {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Stopped(Exception):
+    """The job is no longer this run's: cancelled, or taken over after a lost lease."""
+
+
+class HandOffFailed(Exception):
+    """The checkpoint is saved but the next message could not be sent: SQS must redeliver this one."""
+
+
+@dataclass
+class Checkpoint:
+    key: str
+    cursor: dict[str, Any] | None = None
+    started: bool = False
+    rows: int = 0
+    upload: UploadState = field(default_factory=UploadState)
+    restarts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "cursor": self.cursor,
+            "started": self.started,
+            "rows": self.rows,
+            "upload": self.upload.to_json(),
+            "restarts": self.restarts,
+        }
+
+    @classmethod
+    def of(cls, item: ExportJobItem) -> Checkpoint:
+        data = item.checkpoint or {}
+        key = data.get("key") or data_key(int(item.id), ExportFormat(item.format or "jsonl"))
+        return cls(
+            key=key,
+            cursor=data.get("cursor"),
+            started=bool(data.get("started")),
+            rows=int(data.get("rows") or 0),
+            upload=UploadState.from_json(data.get("upload")),
+            restarts=int(data.get("restarts") or 0),
+        )
+
+
+@dataclass
+class Run:
+    item: ExportJobItem
+    seq: int
+    checkpoint: Checkpoint
+    writer: GzipPartWriter | None = None
+
+    @property
+    def job_id(self) -> int:
+        return int(self.item.id)
+
+    @property
+    def upload_id(self) -> str | None:
+        if self.writer is not None:
+            return self.writer.state.upload_id
+        return self.checkpoint.upload.upload_id
+
+
+class ExportWorker:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        part_bytes: int | None = None,
+        page_rows: int = PAGE_ROWS,
+        reserve_ms: float | None = None,
+    ) -> None:
+        self.deps = deps
+        self.jobs: ExportJobs = deps.exports
+        self.clock = deps.clock
+        self.part_bytes = part_bytes or deps.settings.export_part_bytes
+        self.page_rows = page_rows
+        self.reserve_ms = reserve_ms if reserve_ms is not None else deps.settings.export_reserve_seconds * 1000
+
+    @property
+    def s3(self) -> Any:
+        return self.jobs.s3
+
+    @property
+    def bucket(self) -> str:
+        return self.jobs.bucket
+
+    # --- one message ---------------------------------------------------------------
+
+    def run(self, body: dict[str, Any], budget: Budget) -> str:
+        """Handle one message; returns what happened (``completed``, ``yielded``, ``failed``...)."""
+        job_id = body.get("job_id") if isinstance(body, dict) else None
+        if not isinstance(job_id, int) or isinstance(job_id, bool) or job_id < 1:
+            get_logger().warning("export message without a job id", extra={"body": str(body)[:200]})
+            return "invalid"
+        try:
+            item = self.jobs.item(job_id)
+        except NotFound:
+            return "missing"
+        if not is_built_in(item.job_type):
+            return "external"
+        if item.status == JobStatus.completed.value:
+            return "completed"
+        if item.status == JobStatus.failed.value:
+            self._clean_up(Run(item, int(item.run_seq or 0), Checkpoint.of(item)))
+            return "failed"
+        run = self._claim(item, budget)
+        try:
+            return self._export(run, budget)
+        except Stopped:
+            return self._stopped(run)
+        except HandOffFailed:
+            raise
+        except Exception as exc:
+            return self._failed(run, exc)
+
+    # --- claim, heartbeat, checkpoint ------------------------------------------------
+
+    def _claim(self, item: ExportJobItem, budget: Budget) -> Run:
+        now = self.clock()
+        stamp = isoformat(now)
+        lease = isoformat(now + timedelta(milliseconds=max(0.0, budget()), seconds=LEASE_GRACE_SECONDS))
+        actions: list[Any] = [
+            ExportJobItem.status.set(JobStatus.running.value),
+            ExportJobItem.run_seq.set(int(item.run_seq or 0) + 1),
+            ExportJobItem.lease_until.set(lease),
+            ExportJobItem.invocations.set(int(item.invocations or 0) + 1),
+            ExportJobItem.updated_at.set(stamp),
+        ]
+        if item.status == JobStatus.pending.value:
+            condition = ExportJobItem.status == JobStatus.pending.value
+            actions.append(ExportJobItem.started_at.set(stamp))
+        else:
+            condition = (
+                (ExportJobItem.status == JobStatus.running.value)
+                & (ExportJobItem.run_seq == int(item.run_seq or 0))
+                & (ExportJobItem.lease_until.does_not_exist() | (ExportJobItem.lease_until < stamp))
+            )
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if not conditional_failed(exc):
+                raise
+            current = self.jobs.item(int(item.id))
+            wait = 5
+            if current.status == JobStatus.running.value and current.lease_until:
+                wait = max(1, int((parse_iso(current.lease_until) - now).total_seconds()) + 1)
+            raise Busy(int(item.id), wait) from None
+        return Run(item, int(item.run_seq), Checkpoint.of(item))
+
+    def _guarded_update(self, run: Run, actions: list[Any]) -> None:
+        actions = [*actions, ExportJobItem.updated_at.set(isoformat(self.clock()))]
+        condition = (ExportJobItem.status == JobStatus.running.value) & (ExportJobItem.run_seq == run.seq)
+        try:
+            run.item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                raise Stopped() from None
+            raise
+
+    def _save_checkpoint(self, run: Run, checkpoint: Checkpoint) -> None:
+        self._guarded_update(
+            run,
+            [
+                ExportJobItem.checkpoint.set(checkpoint.to_json()),
+                ExportJobItem.rows_written.set(checkpoint.rows),
+                ExportJobItem.parts_uploaded.set(len(checkpoint.upload.etags)),
+                ExportJobItem.bytes_uploaded.set(checkpoint.upload.bytes_uploaded),
+            ],
+        )
+        run.checkpoint = checkpoint
+
+    # --- the export ------------------------------------------------------------------
+
+    def _source(self, item: ExportJobItem) -> QuerySource | StaticSource:
+        filters = parse_filters(item.job_type, item.filter_params)
+        if item.job_type == JobType.audit_log_export.value:
+            assert isinstance(filters, AuditExportFilter)
+            return audit_source(filters, self.deps.audit.known_days)
+        if item.job_type == JobType.notification_export.value:
+            assert isinstance(filters, NotificationExportFilter)
+            return notification_source(filters)
+        return config_snapshot_source(isoformat(self.clock()), self._channels, self._policies, self._maintenance)
+
+    def _channels(self) -> list[dict[str, Any]]:
+        return list(self.deps.notifications.list_all_channels_redacted())
+
+    def _policies(self) -> list[dict[str, Any]]:
+        from chalicelib.store.retention import POLICY_KIND, PolicyItem
+
+        return [
+            {
+                "id": int(item.id),
+                "category": item.category,
+                "days_to_keep": int(item.days_to_keep),
+                "enabled": bool(item.enabled),
+                "archive": bool(item.archive),
+                "description": item.description,
+                "created_at": item.created_at,
+                "updated_at": item.updated_at,
+            }
+            for item in PolicyItem.by_kind.query(POLICY_KIND, page_size=100)
+        ]
+
+    def _maintenance(self) -> dict[str, Any]:
+        state = self.deps.maintenance.store.load()
+        return dict(state.model_dump(mode="json"))
+
+    def _export(self, run: Run, budget: Budget) -> str:
+        item = run.item
+        export_format = ExportFormat(item.format or "jsonl")
+        source = self._source(item)
+        encoder = encoder_for(export_format, source.columns)
+        checkpoint = run.checkpoint
+        writer = GzipPartWriter(
+            self.s3,
+            self.bucket,
+            checkpoint.key,
+            self.part_bytes,
+            UploadState.from_json(checkpoint.upload.to_json()),
+            content_type=encoder.content_type,
+            filename=f"export-{run.job_id}.{export_format.value}.gz",
+        )
+        run.writer = writer
+        if not checkpoint.started:
+            writer.write(encoder.header())
+        buffered_rows = 0
+        stored_here = False
+        for rows, after in source.pages(checkpoint.cursor if checkpoint.started else None, self.page_rows):
+            if rows:
+                writer.write(encoder.encode(rows))
+                buffered_rows += len(rows)
+            if after is None:
+                break
+            if writer.part_ready():
+                writer.upload_part()
+                checkpoint = Checkpoint(
+                    key=checkpoint.key,
+                    cursor=after,
+                    started=True,
+                    rows=checkpoint.rows + buffered_rows,
+                    upload=UploadState.from_json(writer.state.to_json()),
+                    restarts=checkpoint.restarts,
+                )
+                buffered_rows = 0
+                self._save_checkpoint(run, checkpoint)
+                stored_here = True
+            else:
+                self._guarded_update(run, [ExportJobItem.rows_written.set(checkpoint.rows + buffered_rows)])
+            if stored_here and budget() < self.reserve_ms:
+                return self._hand_off(run)
+        return self._complete(run, writer, encoder, source.columns, checkpoint.rows + buffered_rows)
+
+    def _hand_off(self, run: Run) -> str:
+        """Release the lease (the checkpoint is saved) and ask for the next invocation."""
+        self._guarded_update(run, [ExportJobItem.lease_until.remove()])
+        try:
+            self.jobs.send_to_worker(run.job_id)
+        except Exception as exc:
+            raise HandOffFailed(str(exc)) from exc
+        get_logger().info("export yielded", extra={"job_id": run.job_id, "rows": run.checkpoint.rows, "seq": run.seq})
+        return "yielded"
+
+    def _complete(self, run: Run, writer: GzipPartWriter, encoder: Encoder, columns: list[str], rows: int) -> str:
+        item = run.item
+        size, digest = writer.finish()
+        key = run.checkpoint.key
+        if digest is None:
+            digest = stream_sha256(self.s3, self.bucket, key)
+        completed_at = isoformat(self.clock())
+        storage_url = f"s3://{self.bucket}/{key}"
+        manifest_url = f"s3://{self.bucket}/{manifest_key(run.job_id)}"
+        export_format = ExportFormat(item.format or "jsonl")
+        manifest = build_manifest(
+            job_id=run.job_id,
+            job_type=item.job_type,
+            export_format=export_format.value,
+            filter_params=item.filter_params,
+            row_count=rows,
+            size=size,
+            sha256=digest,
+            created_at=item.created_at,
+            completed_at=completed_at,
+            bucket=self.bucket,
+            key=key,
+            parts=max(1, len(writer.state.etags)),
+            columns=columns if export_format is ExportFormat.csv else None,
+        )
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=manifest_key(run.job_id),
+            Body=manifest_bytes(manifest),
+            ContentType="application/json",
+            ServerSideEncryption=SSE,
+        )
+        self._guarded_update(
+            run,
+            [
+                ExportJobItem.status.set(JobStatus.completed.value),
+                ExportJobItem.storage_url.set(storage_url),
+                ExportJobItem.manifest_url.set(manifest_url),
+                ExportJobItem.completed_at.set(completed_at),
+                ExportJobItem.row_count.set(rows),
+                ExportJobItem.bytes.set(size),
+                ExportJobItem.rows_written.set(rows),
+                ExportJobItem.parts_uploaded.set(max(1, len(writer.state.etags))),
+                ExportJobItem.bytes_uploaded.set(size),
+                ExportJobItem.checkpoint.remove(),
+                ExportJobItem.lease_until.remove(),
+            ],
+        )
+        get_logger().info("export completed", extra={"job_id": run.job_id, "rows": rows, "bytes": size})
+        self.jobs.notify_finished(item)
+        return "completed"
+
+    # --- endings ---------------------------------------------------------------------
+
+    def _clean_up(self, run: Run) -> None:
+        """Leave nothing of a failed job in S3: abort its upload, delete its objects."""
+        try:
+            abort_upload(self.s3, self.bucket, run.checkpoint.key, run.upload_id)
+            self.s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={
+                    "Objects": [{"Key": run.checkpoint.key}, {"Key": manifest_key(run.job_id)}],
+                    "Quiet": True,
+                },
+            )
+        except Exception:
+            get_logger().exception("export clean-up failed", extra={"job_id": run.job_id})
+
+    def _stopped(self, run: Run) -> str:
+        current = self.jobs.item(run.job_id)
+        if current.status == JobStatus.running.value and int(current.run_seq or 0) != run.seq:
+            return "superseded"  # another invocation owns the job (and its upload) now
+        if current.status == JobStatus.completed.value:
+            return "completed"
+        self._clean_up(run)
+        get_logger().info("export stopped", extra={"job_id": run.job_id, "status": current.status})
+        return "cancelled"
+
+    def _failed(self, run: Run, exc: Exception) -> str:
+        get_logger().exception("export failed", extra={"job_id": run.job_id})
+        current = self.jobs.item(run.job_id)
+        if current.status != JobStatus.running.value or int(current.run_seq or 0) != run.seq:
+            return self._stopped(run)
+        run.item = current
+        if error_code(exc) == "NoSuchUpload" and run.checkpoint.restarts < MAX_RESTARTS:
+            return self._restart(run)
+        self._clean_up(run)
+        message = f"Export failed: {describe(exc)}"
+        try:
+            self._guarded_update(
+                run,
+                [
+                    ExportJobItem.status.set(JobStatus.failed.value),
+                    ExportJobItem.error_message.set(clip(message)),
+                    ExportJobItem.checkpoint.remove(),
+                    ExportJobItem.lease_until.remove(),
+                ],
+            )
+        except Stopped:
+            return self._stopped(run)
+        self.jobs.notify_finished(run.item)
+        return "failed"
+
+    def _restart(self, run: Run) -> str:
+        """The saved upload is gone (completed by a run that died before saying so, or expired): start over."""
+        fresh = Checkpoint(key=run.checkpoint.key, restarts=run.checkpoint.restarts + 1)
+        self._save_checkpoint(run, fresh)
+        return self._hand_off(run)
+
+
+def describe(exc: Exception) -> str:
+    code = error_code(exc)
+    if code:
+        operation = getattr(exc, "operation_name", "") or "AWS call"
+        message = (getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")
+        return f"{operation} returned {code}: {message}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- entry points ----------------------------------------------------------------------
+
+
+def run_export_message(body: dict[str, Any], budget: Budget, worker: ExportWorker | None = None) -> str:
+    """Handle one export message (callable directly in tests and by the local stack)."""
+    return (worker or ExportWorker(get_deps())).run(body, budget)
+
+
+def handle_export_event(event: Any, worker: ExportWorker | None = None) -> dict[str, Any]:
+    """The SQS handler's body: one message at a time, failures reported per message."""
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    budget: Budget = remaining if callable(remaining) else (lambda: DEFAULT_BUDGET_MS)
+    failures: list[dict[str, str]] = []
+    for record in event:
+        message_id = str(record.to_dict().get("messageId", ""))
+        try:
+            run_export_message(json.loads(record.body), budget, worker)
+        except Busy as busy:
+            _delay(record.receipt_handle, busy.retry_after_seconds, worker)
+            failures.append({"itemIdentifier": message_id})
+        except Exception:
+            get_logger().exception("export message failed", extra={"message_id": message_id})
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
+
+
+def _delay(receipt_handle: str, seconds: int, worker: ExportWorker | None) -> None:
+    jobs = worker.jobs if worker else get_deps().exports
+    try:
+        jobs.sqs.change_message_visibility(
+            QueueUrl=jobs.queue_url(), ReceiptHandle=receipt_handle, VisibilityTimeout=min(43_200, max(1, seconds))
+        )
+    except Exception:
+        get_logger().warning("could not delay a busy export message")
