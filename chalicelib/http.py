@@ -102,8 +102,33 @@ class Call:
         return _validate(model, parse_json(raw), "body")
 
     def audit(self, action: str, resource_type: str, resource_id: Any = None, summary: Any = None) -> None:
-        """Record this accepted write in the audit log (secrets in ``summary`` are redacted)."""
-        get_deps().audit.record(self.principal, action, resource_type, resource_id, summary, self.info)
+        """Record this accepted write in the audit log (secrets in ``summary`` are redacted).
+
+        The write itself has happened when this runs. If the audit table refuses the
+        event (throttling), the response still tells the truth (done) and the event
+        is kept in the structured log instead, marked ``audit_fallback``.
+        """
+        try:
+            get_deps().audit.record(self.principal, action, resource_type, resource_id, summary, self.info)
+        except PynamoDBException as exc:
+            from chalicelib.domain.audit import redact
+
+            get_logger().error(
+                "audit write failed; the event is kept in this log line",
+                extra={
+                    "audit_fallback": {
+                        "actor": self.principal.name,
+                        "role": self.principal.role.value,
+                        "action": action,
+                        "resource_type": resource_type,
+                        "resource_id": None if resource_id is None else str(resource_id),
+                        "summary": redact(jsonable(summary)),
+                        "request_id": self.info.request_id,
+                        "source_ip": self.info.source_ip,
+                    },
+                    "error": str(exc.cause_response_code or exc),
+                },
+            )
 
     def query(self, model: type[M] | None = None) -> M:
         model = model or self.declared.query  # type: ignore[assignment]

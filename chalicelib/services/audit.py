@@ -66,8 +66,9 @@ class AuditLog:
             request_id=request.request_id,
             source_ip=request.source_ip,
         )
-        item.save()
+        # The day first: an event whose day is not listed would be invisible to listings.
         self._remember_day(item.day)
+        item.save()
         return _to_event(item)
 
     def _remember_day(self, day: str) -> None:

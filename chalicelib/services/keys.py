@@ -52,7 +52,9 @@ class ApiKeys:
         )
         try:
             item.save(condition=ApiKeyItem.token_hash.does_not_exist())
-        except PutError:
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise  # throttling and the like: the caller maps it (503) and nothing was written
             # Only a caller-chosen token can collide (the local stack's admin token): keep the first.
             existing = ApiKeyItem.get(item.token_hash)
             return CreatedKey(**_view(existing).model_dump(), token=token)
