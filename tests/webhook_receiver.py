@@ -77,7 +77,9 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="webhook-receiver", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -137,6 +139,16 @@ class WebhookReceiver:
         body = handler.rfile.read(length) if length else b""
         with self._lock:
             answer = self._script.popleft() if self._script else self.default
+        recorded = Recorded(
+            method=handler.command,
+            path=handler.path,
+            headers={name.lower(): value for name, value in handler.headers.items()},
+            body=body,
+            answered=answer.status,
+        )
+        with self._lock:  # recorded before answering: a client that got its answer sees the request here
+            self._requests.append(recorded)
+            self._lock.notify_all()
         if answer.delay:
             self._stopping.wait(answer.delay)
         try:
@@ -148,13 +160,3 @@ class WebhookReceiver:
             handler.wfile.write(answer.body)
         except OSError:
             pass  # the client gave up (a timeout test)
-        recorded = Recorded(
-            method=handler.command,
-            path=handler.path,
-            headers={name.lower(): value for name, value in handler.headers.items()},
-            body=body,
-            answered=answer.status,
-        )
-        with self._lock:
-            self._requests.append(recorded)
-            self._lock.notify_all()
