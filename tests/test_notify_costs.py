@@ -1,0 +1,27 @@
+"""What one notification costs in AWS calls on a warm container (counts, never timings).
+
+``python -m tests.notify_costs`` prints the same figures.
+"""
+
+from __future__ import annotations
+
+from tests.notify_costs import measure
+
+
+def test_one_notification_costs_seven_dynamodb_calls_and_one_sqs_send(aws: None) -> None:
+    results = measure()
+    assert results["POST /system/notify/ (auth + shield + enqueue + audit)"] == {
+        "dynamodb.GetItem": 2,  # the API key, the channel
+        "dynamodb.PutItem": 2,  # the outbox item, the audit event
+        "sqs.SendMessage": 1,
+    }
+    assert results["enqueue() as a service (export engine)"] == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.PutItem": 1,
+        "sqs.SendMessage": 1,
+    }
+    assert results["deliver one message to sent (email via SES)"] == {
+        "dynamodb.UpdateItem": 2,  # the lease (returns the item), the outcome
+        "dynamodb.GetItem": 1,  # the channel
+        "ses.SendEmail": 1,
+    }
