@@ -54,6 +54,7 @@ class GzipPartWriter:
         content_type: str = "application/octet-stream",
         filename: str | None = None,
         level: int = 6,
+        mem_level: int = 8,
     ) -> None:
         self.s3 = s3
         self.bucket = bucket
@@ -63,13 +64,14 @@ class GzipPartWriter:
         self.content_type = content_type
         self.filename = filename
         self.level = level
+        self.mem_level = mem_level
         # The checksum of the whole object can be kept only if this writer saw it from its first byte.
         self._hash: Any = hashlib.sha256() if not self.state.etags else None
         self._new_member()
 
     def _new_member(self) -> None:
         self._buffer = io.BytesIO()
-        self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+        self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31, self.mem_level)
         self._raw_in_member = 0
 
     def write(self, data: bytes) -> None:

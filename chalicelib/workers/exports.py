@@ -148,12 +148,14 @@ class ExportWorker:
         part_bytes: int | None = None,
         page_rows: int = PAGE_ROWS,
         reserve_ms: float | None = None,
+        mem_level: int = 8,
     ) -> None:
         self.deps = deps
         self.jobs: ExportJobs = deps.exports
         self.clock = deps.clock
         self.part_bytes = part_bytes or deps.settings.export_part_bytes
         self.page_rows = page_rows
+        self.mem_level = mem_level  # zlib's memLevel: lower emits compressed blocks sooner, in less memory
         self.reserve_ms = reserve_ms if reserve_ms is not None else deps.settings.export_reserve_seconds * 1000
 
     @property
@@ -299,6 +301,7 @@ class ExportWorker:
             UploadState.from_json(checkpoint.upload.to_json()),
             content_type=encoder.content_type,
             filename=f"export-{run.job_id}.{export_format.value}.gz",
+            mem_level=self.mem_level,
         )
         run.writer = writer
         if not checkpoint.started:
