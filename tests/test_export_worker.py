@@ -28,6 +28,7 @@ from tests.support import Api
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 ALICE = Principal(key_id=101, name="alice", role=Role.admin)
 BOB = Principal(key_id=102, name="bob", role=Role.operator)
+ALL_AUDIT = {"job_type": "audit_log_export", "filter_params": {"before_date": "2025-01-01"}}
 
 
 def seed_audit(days: int = 3, per_day: int = 4) -> list[dict[str, Any]]:
