@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from chalicelib.clock import isoformat
 
@@ -39,7 +39,14 @@ SYSTEM_PRINCIPAL = Principal(key_id=0, name="system", role=Role.admin)
 # A datetime that always serialises as ISO 8601 UTC with a Z.
 Timestamp = Annotated[datetime, PlainSerializer(lambda value: isoformat(value), return_type=str)]
 # An input datetime that must carry a timezone.
-InputTimestamp = AwareDatetime
+InputTimestamp = Annotated[AwareDatetime, BeforeValidator(lambda value: _iso_text(value))]
+
+
+def _iso_text(value: Any) -> Any:
+    """Timestamps arrive as ISO 8601 text; a bare number is not read as seconds since 1970."""
+    if isinstance(value, (int, float)):
+        raise ValueError("must be an ISO 8601 date-time string with a timezone")
+    return value
 
 
 def reject_control_characters(value: str) -> str:
