@@ -190,7 +190,9 @@ def test_validation_errors_for_every_field_and_nothing_written(
 def test_bounds_are_inclusive(admin: Api) -> None:  # noqa: F811
     assert admin.post("/system/retention/", {"category": "a", "days_to_keep": 1}).status == 201
     assert admin.post("/system/retention/", {"category": "b" * 64, "days_to_keep": 36500}).status == 201
-    assert admin.post("/system/retention/", {"category": "c", "days_to_keep": 1, "description": "x" * 1000}).status == 201
+    assert (
+        admin.post("/system/retention/", {"category": "c", "days_to_keep": 1, "description": "x" * 1000}).status == 201
+    )
     multi = admin.post("/system/retention/", {"category": "d", "days_to_keep": 1, "description": "a\n\tb"})
     assert multi.status == 201
 
