@@ -26,8 +26,8 @@ from tests.test_retention_fixtures import (  # noqa: F401
     purge_messages,
     s3_keys,
     set_policy,
-    stored_audit_days,
     step,
+    stored_audit_days,
 )
 
 
