@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=int(os.environ.get("PORT") or 8000), help="port (default $PORT or 8000; 0: any)"
     )
     parser.add_argument("--stage", default="local", help="the .chalice/config.json stage to emulate")
+    parser.add_argument("--aws-port", type=int, default=0, help="port of the embedded AWS (default: any free one)")
     args = parser.parse_args(argv)
 
     stopping = threading.Event()
@@ -29,8 +30,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from chalicelib.local.stack import LocalStack, print_line
 
-    stack = LocalStack(host=args.host, port=args.port, stage=args.stage)
-    stack.start()
+    stack = LocalStack(host=args.host, port=args.port, stage=args.stage, aws_port=args.aws_port)
+    try:
+        stack.start()
+    except OSError as exc:
+        print(f"Cannot start the local stack: {exc} (is the port in use? try --port)", file=sys.stderr)
+        return 1
     try:
         while not stopping.wait(1):
             pass

@@ -72,6 +72,7 @@ class LocalStack:
         *,
         host: str = "127.0.0.1",
         port: int = 8000,
+        aws_port: int = 0,
         stage: str = "local",
         admin_token: str | None = None,
         log: Log = print_line,
@@ -83,6 +84,7 @@ class LocalStack:
         self._app = app
         self.host = host
         self.requested_port = port
+        self.aws_port = aws_port
         self.stage = stage
         self._admin_token = admin_token
         self.log = log
@@ -127,7 +129,7 @@ class LocalStack:
         disk_config = chalice_config_file(self.project_dir)
         self.environment.update_defaults(stage_environment(disk_config, self.stage))
         self.environment.default("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", "true")
-        self.aws = EmbeddedAws(self.host)
+        self.aws = EmbeddedAws(self.host, self.aws_port)
         point_at(self.environment, self.aws.start())
         reset_caches()
 
