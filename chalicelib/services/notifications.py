@@ -550,6 +550,7 @@ class Notifications:
             actions += [
                 OutboxItem.status.set(NotificationStatus.sent.value),
                 OutboxItem.sent_at.set(stamp),
+                OutboxItem.last_error.remove(),  # earlier errors stay in the history
                 OutboxItem.queue_state.remove(),
                 OutboxItem.due_at.remove(),
                 OutboxItem.next_attempt_at.remove(),
