@@ -75,6 +75,7 @@ class Seen:
     scheduled: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     slow_started: threading.Event = field(default_factory=threading.Event)
     release_slow: threading.Event = field(default_factory=threading.Event)
+    fired: threading.Event = field(default_factory=threading.Event)
 
 
 def make_events_app(queue_name: str) -> tuple[Chalice, Seen]:
@@ -106,6 +107,7 @@ def make_events_app(queue_name: str) -> tuple[Chalice, Seen]:
     @app.schedule(Rate(5, unit=Rate.MINUTES))
     def every_five(event):  # type: ignore[no-untyped-def]
         seen.scheduled.append(("every_five", event.to_dict()))
+        seen.fired.set()
 
     @app.schedule("cron(30 12 ? * MON-FRI *)")
     def weekday_lunch(event):  # type: ignore[no-untyped-def]
@@ -308,7 +310,7 @@ def test_schedules_fire_when_due_with_an_eventbridge_payload(events: EventsStack
     assert payload["detail-type"] == "Scheduled Event" and payload["source"] == "aws.events"
     assert payload["account"] == "123456789012" and payload["region"] == "us-east-1"
     assert payload["time"] == "2026-11-23T12:05:00Z"
-    assert payload["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/localtest-local-every_five-event"]
+    assert payload["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/localtest-local-every_five"]
     assert payload["detail"] == {}
 
     scheduler.run_due(MONDAY_NOON + timedelta(minutes=30))
@@ -322,8 +324,11 @@ def test_the_scheduler_thread_fires_on_the_injected_clock(events: EventsStack) -
     assert scheduler is not None
     events.clock.advance(minutes=5)
     scheduler.start()
-    scheduler.signal_stop()
-    scheduler.join(10)
+    try:
+        assert events.seen.fired.wait(10)
+    finally:
+        scheduler.signal_stop()
+        scheduler.join(10)
     assert [name for name, _ in events.seen.scheduled] == ["every_five"]
 
 
@@ -431,6 +436,8 @@ def test_python_m_chalicelib_local_serves_the_api_and_stops_cleanly_on_sigterm()
         text=True,
     )
     output: list[str] = []
+    watchdog = threading.Timer(90, process.kill)  # a hung start fails the test instead of blocking it
+    watchdog.start()
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -464,6 +471,7 @@ def test_python_m_chalicelib_local_serves_the_api_and_stops_cleanly_on_sigterm()
         drain.join(10)
         assert "Stopped." in "".join(output)
     finally:
+        watchdog.cancel()
         if process.poll() is None:
             process.kill()
             process.wait()

@@ -194,7 +194,7 @@ class Scheduler:
                 schedule=schedule,
                 handler=find_handler(app, source.name, source.handler_string),
                 function_name=name,
-                rule_arn=rule_arn(region, f"{name}-event"),
+                rule_arn=rule_arn(region, name),  # chalice names the rule like the function
             )
             job.next_due = schedule.next_after(now)
             self.jobs.append(job)
