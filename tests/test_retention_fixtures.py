@@ -197,7 +197,10 @@ class CountingClient:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.calls: dict[str, int] = {}
-        client.meta.events.register("before-call.dynamodb.*", self._count)
+        client.meta.events.register("before-call.dynamodb.*", self._count, unique_id="retention-test-counter")
+
+    def close(self) -> None:
+        self.client.meta.events.unregister("before-call.dynamodb.*", unique_id="retention-test-counter")
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls[model.name] = self.calls.get(model.name, 0) + 1

@@ -298,7 +298,10 @@ def test_calls_are_the_batch_floor_plus_query_pages_whatever_the_table_size(admi
     run_id = new_run(admin)
     counting = CountingClient(aws.client("dynamodb"))
     retention()._engine = lambda: DynamoPurgeEngine(counting)
-    run = retention().process_run(run_id, Unlimited())
+    try:
+        run = retention().process_run(run_id, Unlimited())
+    finally:
+        counting.close()
     assert run is not None and run.categories[0].deleted == 100
     # 50 expired per status: 2 + 2 batches of 25, and one Query page per status.
     assert counting.calls == {"BatchWriteItem": 4, "Query": 2}
