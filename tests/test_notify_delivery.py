@@ -510,3 +510,30 @@ def test_the_app_wires_the_sqs_handler_and_the_sweeper(
         ),
     )
     assert swept.payload is None
+
+
+def test_a_webhook_whose_host_resolves_to_a_private_address_fails_without_any_connection(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from chalicelib.channels.webhook import WebhookDriver
+    from tests.test_notify_webhook import fake_resolver
+
+    attempts: list[Any] = []
+
+    def refuse(address: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(address)
+        raise AssertionError(f"a connection to {address} was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    resolver = fake_resolver({"metadata.valhalla.test": ["169.254.169.254"]})
+    webhook = WebhookDriver(timeout=1, allow_private=False, resolver=resolver)
+    install(service_with(registry=Registry(get_settings(), {"webhook": webhook})))
+    channel = create_channel(api, name="sneaky", channel_type="webhook", target="https://metadata.valhalla.test/x")
+    notification = enqueue(api, channel["id"])
+    pump_until_idle()
+    failed = detail(api, notification["id"])
+    assert failed["status"] == "failed" and failed["attempts"] == 1
+    assert "SSRF" in failed["last_error"] and "169.254.169.254" in failed["last_error"]
+    assert attempts == [] and queue_depth() == 0
