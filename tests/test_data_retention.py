@@ -152,6 +152,8 @@ BAD_BODIES: list[tuple[dict[str, Any], list[Any]]] = [
     ({"category": "logs\n", "days_to_keep": 30}, None),  # stripped, then accepted: see below
     ({"category": "lo\u0000gs", "days_to_keep": 30}, ["body", "category"]),
     ({"category": 12, "days_to_keep": 30}, ["body", "category"]),
+    ({"category": "runs", "days_to_keep": 30}, ["body", "category"]),
+    ({"category": "purge", "days_to_keep": 30}, ["body", "category"]),
     ({"category": "logs"}, ["body", "days_to_keep"]),
     ({"category": "logs", "days_to_keep": 0}, ["body", "days_to_keep"]),
     ({"category": "logs", "days_to_keep": -5}, ["body", "days_to_keep"]),

@@ -21,6 +21,10 @@ def cutoff_for(now: datetime, days_to_keep: int) -> datetime:
     return now - timedelta(days=days_to_keep)
 
 
+# Path segments of the API under /system/retention/: they cannot name a category.
+RESERVED_CATEGORIES = frozenset({"purge", "runs"})
+
+
 class SetPolicy(StrictInput):
     """``POST /system/retention/``: create the category's policy or update it.
 
@@ -32,6 +36,13 @@ class SetPolicy(StrictInput):
     enabled: StrictBool = True
     description: PlainText | None = Field(default=None, max_length=1000)
     archive: StrictBool = False
+
+    @field_validator("category")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_CATEGORIES:
+            raise ValueError(f"'{value}' is reserved by the API's paths")
+        return value
 
 
 class RetentionPolicy(BaseModel):
