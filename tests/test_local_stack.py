@@ -5,11 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -27,13 +23,14 @@ from chalicelib import aws
 from chalicelib.clock import FixedClock
 from chalicelib.local import LocalStack
 from chalicelib.local.gateway import GATEWAY_RESPONSES, gateway_error, gateway_template
+from chalicelib.local.process import StackProcess
 from chalicelib.local.pumps import SqsPump, failed_ids, sqs_sources
 from chalicelib.local.runtime import lambda_context
 from chalicelib.local.scheduler import Cron as CronSchedule
 from chalicelib.local.scheduler import Rate as RateSchedule
 from chalicelib.local.scheduler import Scheduler, parse_schedule
 from chalicelib.settings import get_settings
-from tests.support import ROOT, reset_all
+from tests.support import reset_all
 
 ADMIN_TOKEN = "vk_local_stack_test_admin_token"
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -424,31 +421,18 @@ def test_gateway_error_mapping() -> None:
 # --- the real entry point: python -m chalicelib.local ---
 
 
-def test_python_m_chalicelib_local_serves_the_api_and_stops_cleanly_on_sigterm() -> None:
-    env = {**os.environ, "PORT": "0", "VALHALLA_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONUNBUFFERED": "1"}
-    env.pop("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    watchdog = threading.Timer(90, process.kill)  # a hung start fails the test instead of blocking it
-    watchdog.start()
+def test_python_m_chalicelib_local_serves_the_api_and_stops_cleanly_on_sigterm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", raising=False)
+    stack = StackProcess(admin_token=ADMIN_TOKEN)
     try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        second = process.stdout.readline()
-        drain = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
-        drain.start()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
-        assert match, first
-        assert "Authorization: Bearer" in first
-        assert "VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS=true" in second
-        url = match.group(1)
+        stack.start()
+        first_line = stack.output[0]
+        assert f"listening on {stack.base_url} " in first_line
+        assert "Authorization: Bearer" in first_line
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", stack.base_url)
+        url = stack.base_url
 
         assert http("GET", url + "/system/health").status == 200
         denied = http("GET", url + "/system/maintenance/state")
@@ -465,13 +449,10 @@ def test_python_m_chalicelib_local_serves_the_api_and_stops_cleanly_on_sigterm()
         assert http("POST", url + "/system/maintenance/state", {"mode": "normal"}, token=ADMIN_TOKEN).status == 200
         created = http("POST", url + "/system/keys", {"name": "after", "role": "viewer"}, token=ADMIN_TOKEN)
         assert created.status == 201
-
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-        drain.join(10)
-        assert "Stopped." in "".join(output)
     finally:
-        watchdog.cancel()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        code = stack.stop()
+
+    assert code == 0
+    output = "".join(stack.output)
+    assert "VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS=true" in stack.output[1]
+    assert "Stopped." in output
