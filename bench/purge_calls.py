@@ -102,7 +102,7 @@ def _fill_audit() -> None:
         )
     _put_all(AuditItem.Meta.table_name, items)
     AuditDays(AUDIT_DAYS_KEY).update(actions=[AuditDays.days.add(days)])
-    assert len(get_deps().audit.known_days()) == 10
+    assert days <= set(get_deps().audit.known_days())
 
 
 # The fewest Query pages that can find the expired records (pages hold up to 1,000 keys):
