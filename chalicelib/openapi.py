@@ -78,13 +78,6 @@ ERROR_SCHEMAS: dict[str, Any] = {
         },
         "required": ["status_code", "detail"],
     },
-    "GatewayUnauthorized": {
-        "type": "object",
-        "title": "GatewayUnauthorized",
-        "description": "401 answered by the gateway itself when the Authorization header is missing.",
-        "properties": {"message": {"type": "string"}},
-        "required": ["message"],
-    },
 }
 
 ERROR_DESCRIPTIONS = {
@@ -117,8 +110,6 @@ def _error_schema(status: int) -> dict[str, Any]:
         return _ref(SHIELD_ERROR)
     if status == 500:
         return _ref(INTERNAL_ERROR)
-    if status == 401:
-        return {"anyOf": [_ref(ERROR), _ref("GatewayUnauthorized")]}
     return _ref(ERROR)
 
 
@@ -261,9 +252,11 @@ def _operation(path: str, method: str, entry: Any, schemas: _Schemas, operation_
             "content": {"application/json": {"schema": schemas.schema(doc.body, "validation")}},
         }
 
-    responses: dict[str, Any] = {
-        str(doc.status): _response("Success.", schemas.schema(doc.response, "serialization")),
-    }
+    success = schemas.schema(doc.response, "serialization")
+    responses: dict[str, Any] = {str(doc.status): _response("Success.", success)}
+    if method == "POST" and doc.status == 201:
+        # Create-or-update routes answer 200 when the resource already existed.
+        responses["200"] = _response("Success: the resource already existed and was updated.", success)
     retry_after = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}}
     for status in _error_statuses(method, path, doc, protected):
         description = ERROR_DESCRIPTIONS.get(status, "Error.")
