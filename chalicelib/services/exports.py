@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -99,6 +100,7 @@ class ExportJobs:
         s3: Callable[[], Any] | None = None,
         sqs: Callable[[], Any] | None = None,
         notifications: Callable[[], Any] | None = None,
+        presigner: Callable[[], Any] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -107,6 +109,7 @@ class ExportJobs:
         self._s3 = s3
         self._sqs = sqs
         self._notifications = notifications
+        self._presigner = presigner
         self._queue_url: str | None = None
 
     # --- clients -------------------------------------------------------------------
@@ -126,6 +129,22 @@ class ExportJobs:
         from chalicelib import aws
 
         return aws.client("sqs")
+
+    @cached_property
+    def presigner(self) -> Any:
+        """An S3 client that signs URLs with Signature Version 4 (S3 refuses version 2 on new buckets)."""
+        if self._presigner is not None:
+            return self._presigner()
+        import boto3
+        from botocore.config import Config
+
+        session: Any = boto3.session.Session()
+        return session.client(
+            "s3",
+            region_name=self.settings.region,
+            endpoint_url=self.settings.aws_endpoint_url,
+            config=Config(signature_version="s3v4"),
+        )
 
     @property
     def bucket(self) -> str:
@@ -340,7 +359,7 @@ class ExportJobs:
             raise Conflict(f"Export job {job_id} was stored outside this system, at its storage_url.")
         bucket, key = location
         seconds = self.settings.export_url_seconds
-        url = self.s3.generate_presigned_url(
+        url = self.presigner.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds, HttpMethod="GET"
         )
         return DownloadLink(url=url, expires_at=self.clock() + timedelta(seconds=seconds))
