@@ -91,9 +91,8 @@ def _use(endpoint: str) -> None:
     from chalicelib.aws import reset_clients
     from chalicelib.deps import reset_deps
     from chalicelib.settings import reset_settings
-    from chalicelib.store.base import reset_connections
-
     from chalicelib.store.audit import AuditDays
+    from chalicelib.store.base import reset_connections
 
     reset_settings()
     reset_deps()
@@ -178,9 +177,7 @@ def _memory_mib() -> tuple[float, float]:
     carry over the peak of the (much larger) parent that spawned it.
     """
     try:
-        fields = dict(
-            line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
-        )
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
         return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
     except (OSError, KeyError, ValueError):
         import resource
