@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+INFRA_STAMP := $(VENV)/.infra-installed
 PORT ?= 8000
 STAGE ?= dev
 
@@ -16,6 +17,11 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# The CDK app's dependencies, in the same venv but never in the Lambda package.
+$(INFRA_STAMP): $(STAMP) infra/requirements.txt
+	$(BIN)/python -m pip install --quiet -r infra/requirements.txt
+	touch $(INFRA_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -28,7 +34,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy chalicelib
 
-unit: $(STAMP)
+unit: $(STAMP) $(INFRA_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 test: lint typecheck unit
@@ -40,6 +46,18 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+synth: $(INFRA_STAMP)
+	rm -rf infra/cdk.out
+	STAGE=$(STAGE) CDK_OUTDIR=infra/cdk.out $(BIN)/python infra/app.py
+	@echo "template: infra/cdk.out/$(STAGE).template.json"
+
+infra/node_modules/.installed: infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund
+	touch $@
+
+deploy: $(INFRA_STAMP) infra/node_modules/.installed
+	cd infra && npx --no-install cdk deploy $(STAGE) -c stage=$(STAGE) --require-approval broadening $(CDK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache infra/cdk.out
