@@ -1,17 +1,22 @@
 """AWS calls and memory of the capability packs' operations, measured against their floors.
 
 Each operation runs inside an emulated AWS account with a call counter installed
-(see :mod:`bench.run`); it returns ``calls`` (what it made), ``by_api`` and ``floor``.
-An operation whose capability is not in the tree raises :class:`NotReady`.
+(see :mod:`bench.run`); it returns ``calls`` (what it made, per operation), ``by_api``
+and ``floor`` (the fewest calls the operation needs). The retention purge and the
+export figures come from the capabilities' own bench scripts (:mod:`bench.purge_calls`,
+:mod:`bench.export_memory`), run here rather than duplicated.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Callable
 from typing import Any
 
 from bench.env import NotReady
+
+REPEAT = 100  # operations averaged, so once-per-container costs (queue URL, id blocks) show as what they are
 
 
 def _need(*modules: str) -> None:
@@ -20,24 +25,160 @@ def _need(*modules: str) -> None:
         raise NotReady(f"{', '.join(missing)} not present")
 
 
+def _per_operation(by_api: dict[str, int], count: int) -> dict[str, float]:
+    return {name: round(value / count, 3) for name, value in sorted(by_api.items())}
+
+
+def _email_channel() -> int:
+    from chalicelib.deps import get_deps
+    from chalicelib.domain.notifications import ChannelType, CreateChannel
+
+    channel = get_deps().notifications.create_channel(
+        CreateChannel(name="bench-mail", channel_type=ChannelType.email, target="ops@example.com")
+    )
+    return int(channel.id)
+
+
 def enqueue(counter: Any) -> dict[str, Any]:
+    """``POST /system/notify``'s work: the outbox write and the queue message, per notification."""
     _need("chalicelib.services.notifications")
-    raise NotReady("enqueue measurement not written yet")
+    from chalice.test import Client
+
+    from app import app
+    from bench.env import ROOT, admin_token
+    from chalicelib.deps import get_deps
+    from chalicelib.domain.common import SYSTEM_PRINCIPAL
+    from chalicelib.domain.notifications import EnqueueNotification
+
+    channel_id = _email_channel()
+    service = get_deps().notifications
+    with counter.measure() as calls:
+        for index in range(REPEAT):
+            service.enqueue(
+                EnqueueNotification(channel_id=channel_id, subject=f"bench {index}", body="b"), SYSTEM_PRINCIPAL
+            )
+    token = admin_token()
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    with Client(app, stage_name="local", project_dir=str(ROOT)) as client, counter.measure() as whole:
+        for index in range(REPEAT):
+            body = json.dumps({"channel_id": channel_id, "subject": f"http {index}", "body": "b"}).encode()
+            reply = client.http.post("/system/notify", headers=headers, body=body)
+            assert reply.status_code == 201, reply.body
+    return {
+        "calls": round(calls.total / REPEAT, 3),
+        "by_api": _per_operation(calls.as_dict(), REPEAT),
+        "floor": 2,
+        "floor_note": "one DynamoDB write (the outbox item) and one SQS send",
+        "operations": REPEAT,
+        "whole_request_calls": round(whole.total / REPEAT, 3),
+        "whole_request_by_api": _per_operation(whole.as_dict(), REPEAT),
+    }
 
 
 def deliver(counter: Any) -> dict[str, Any]:
-    _need("chalicelib.workers.notifications")
-    raise NotReady("deliver measurement not written yet")
+    """One delivery of a pending notification by the worker's service, email channel (SES)."""
+    _need("chalicelib.services.notifications", "chalicelib.workers.notifications")
+    from chalicelib.deps import get_deps
+    from chalicelib.domain.common import SYSTEM_PRINCIPAL
+    from chalicelib.domain.notifications import EnqueueNotification
+
+    channel_id = _email_channel()
+    service = get_deps().notifications
+    service.sqs.send_message = lambda **kwargs: {}  # the queue is not what is measured here
+    ids = [
+        service.enqueue(EnqueueNotification(channel_id=channel_id, subject=f"d{i}", body="b"), SYSTEM_PRINCIPAL).id
+        for i in range(REPEAT)
+    ]
+    with counter.measure() as calls:
+        outcomes = [service.deliver(notification_id).outcome for notification_id in ids]
+    assert outcomes == ["sent"] * REPEAT, set(outcomes)
+    by_api = calls.as_dict()
+    provider = {name: value for name, value in by_api.items() if name.startswith(("ses.", "sns."))}
+    dynamodb = sum(value for name, value in by_api.items() if name.startswith("dynamodb."))
+    return {
+        "calls": round(calls.total / REPEAT, 3),
+        "by_api": _per_operation(by_api, REPEAT),
+        "dynamodb_calls": round(dynamodb / REPEAT, 3),
+        "provider_calls": round(sum(provider.values()) / REPEAT, 3),
+        "floor": 3,
+        "floor_note": "2 DynamoDB calls (claim the lease, record the outcome) + 1 provider call (SES SendEmail)",
+        "operations": REPEAT,
+    }
 
 
 def purge_1000_of_10000(counter: Any) -> dict[str, Any]:
-    _need("bench.purge_calls")
-    raise NotReady("purge measurement not written yet")
+    _need("bench.purge_calls", "chalicelib.workers.retention")
+    from bench import purge_calls
+
+    measured = purge_calls.measure(counter)
+    outbox = measured["notifications"]
+    return {
+        "calls": outbox["purge_calls"],
+        "by_api": outbox["by_api"],
+        "floor": outbox["purge_floor"],
+        "floor_note": (
+            f"ceil(1000/25) = {outbox['batch_writes_floor']} BatchWriteItem + {outbox['query_pages_floor']} "
+            "Query pages (one per purgeable status on the outbox's time index)"
+        ),
+        "batch_writes": outbox["batch_writes"],
+        "query_pages": outbox["query_pages"],
+        "scans": outbox["scans"],
+        "run_bookkeeping_calls": outbox["run_bookkeeping_calls"],
+        "audit_logs": {
+            key: measured["audit_logs"][key]
+            for key in ("purge_calls", "purge_floor", "batch_writes", "query_pages", "scans", "run_bookkeeping_calls")
+        },
+    }
+
+
+# --------------------------------------------------------------------------- exports
+
+_export_cache: dict[str, Any] = {}
+
+
+def _export_results() -> dict[str, Any]:
+    """bench.export_memory's run (10,000 and 100,000 rows), once per bench run."""
+    _need("bench.export_memory", "chalicelib.workers.exports")
+    if "results" not in _export_cache:
+        from bench import export_memory
+
+        _export_cache["results"] = export_memory.measure()
+    return dict(_export_cache["results"])
 
 
 def export_10000(counter: Any) -> dict[str, Any]:
-    _need("chalicelib.workers.exports")
-    raise NotReady("export measurement not written yet")
+    """The export worker's calls for 10,000 audit events (ten days), from bench.export_memory's run."""
+    results = _export_results()
+    figures = results["sizes"].get("10000")
+    if figures is None:
+        raise NotReady("bench.export_memory did not measure 10,000 rows")
+    by_api: dict[str, int] = figures["worker_by_api"]
+    parts = int(figures["parts"])
+    days = 10  # the bench spreads the events over ten days: one partition each, a page each (< 1 MB)
+    s3_floor = 2 if parts == 1 else parts + 3  # data (PutObject, or create + parts + complete) + manifest
+    return {
+        "calls": figures["worker_calls"],
+        "by_api": by_api,
+        "floor": days + s3_floor + 2,
+        "floor_note": (
+            f"{days} Query pages (one per day partition) + {s3_floor} S3 calls ({parts} part(s) and the manifest)"
+            " + 2 job updates (running, completed)"
+        ),
+        "create_calls": figures.get("create_calls"),
+    }
+
+
+def export_memory() -> dict[str, Any]:
+    results = _export_results()
+    return {
+        "peak_mib": results["peak_mib"],
+        "heap_peak_mib": results.get("heap_peak_mib"),
+        "rss_growth_mib": {size: figures["rss_growth_mib"] for size, figures in results["sizes"].items()},
+        "growth": results.get("growth"),
+        "rows_ratio": results.get("rows_ratio"),
+        "emulator": results.get("emulator"),
+        "part_bytes": results.get("part_bytes"),
+    }
 
 
 OPERATIONS: dict[str, Callable[[Any], dict[str, Any]]] = {
@@ -46,8 +187,3 @@ OPERATIONS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "purge_1000_of_10000": purge_1000_of_10000,
     "export_10000": export_10000,
 }
-
-
-def export_memory() -> dict[str, Any]:
-    _need("bench.export_memory")
-    raise NotReady("export memory measurement not wired yet")
