@@ -274,12 +274,26 @@ def test_scheduled_purge_runs_every_enabled_policy_and_skips_in_read_only(
     assert audit_times() == []
 
 
-def test_the_schedule_is_configurable() -> None:
+def test_the_schedule_is_daily_by_default_and_configurable() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    script = (
+        "import app; print(next(s.schedule_expression for s in app.app.event_sources if s.name == 'purge_expired'));"
+        "print(next(s.batch_size for s in app.app.event_sources if s.name == 'process_purge_runs'))"
+    )
+    env = {**os.environ, "VALHALLA_PURGE_SCHEDULE": "rate(6 hours)"}
+    configured = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert configured == ["rate(6", "hours)", "1"]
     import app as application
 
-    handler = application.app.handler_map["purge_expired"]
-    assert handler is application.purge_expired
-    assert get_deps().settings.purge_schedule == "cron(0 3 * * ? *)"
+    default = next(s for s in application.app.event_sources if s.name == "purge_expired")
+    assert default.schedule_expression == "cron(0 3 * * ? *)"
 
 
 def test_runs_are_listed_newest_first_with_pages(admin: Api, clock: FixedClock) -> None:  # noqa: F811
