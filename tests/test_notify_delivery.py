@@ -537,3 +537,40 @@ def test_a_webhook_whose_host_resolves_to_a_private_address_fails_without_any_co
     assert failed["status"] == "failed" and failed["attempts"] == 1
     assert "SSRF" in failed["last_error"] and "169.254.169.254" in failed["last_error"]
     assert attempts == [] and queue_depth() == 0
+
+
+def test_two_concurrent_workers_send_once(api: Api) -> None:
+    import threading
+
+    in_send, other_done = threading.Event(), threading.Event()
+    sends: list[int] = []
+
+    class BlockingDriver:
+        """Holds the send open until the other worker has had its go."""
+
+        def send(self, channel: ChannelConfig, message: OutgoingMessage) -> Delivered:
+            sends.append(message.id)
+            in_send.set()
+            assert other_done.wait(10), "the second worker never finished"
+            return Delivered(provider_message_id="one")
+
+    service = install(service_with())
+    service.registry.register("email", BlockingDriver())
+    notification = enqueue(api, create_channel(api)["id"])
+    outcomes: dict[str, str] = {}
+
+    def first() -> None:
+        outcomes["first"] = service.deliver(notification["id"], owner="worker-1").outcome
+
+    def second() -> None:
+        assert in_send.wait(10)
+        outcomes["second"] = service.deliver(notification["id"], owner="worker-2").outcome
+        other_done.set()
+
+    workers = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(20)
+    assert outcomes == {"first": "sent", "second": "busy"} and sends == [notification["id"]]
+    assert detail(api, notification["id"])["attempts"] == 1
