@@ -4,7 +4,8 @@ A batch is received, handed to the handler as a Lambda SQS event, and then:
 records the handler lists in ``batchItemFailures`` stay on the queue (they come back
 after their visibility timeout, which the handler may have changed for backoff);
 every other record is deleted. If the handler raises, or names a record that is not
-in the batch, nothing is deleted.
+in the batch, nothing is deleted. A batch is one receive: at most 10 records, whatever
+the handler's ``batch_size`` above that (Lambda's batching window is not emulated).
 """
 
 from __future__ import annotations
