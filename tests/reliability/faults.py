@@ -8,6 +8,7 @@ and records every call it saw.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,3 +160,31 @@ def snapshot() -> dict[str, int]:
     listing = aws.client("s3").list_objects_v2(Bucket=settings.exports_bucket)
     counts["bucket:objects"] = int(listing.get("KeyCount", 0))
     return counts
+
+
+def dump(skip_tables: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Everything stored: every item of every table (sorted), queue depths, object keys."""
+    from chalicelib import aws
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    stored: dict[str, Any] = {}
+    dynamodb = aws.client("dynamodb")
+    for logical in settings.table_names:
+        if logical in skip_tables:
+            continue
+        items: list[str] = []
+        start = None
+        while True:
+            kwargs: dict[str, Any] = {"TableName": settings.table(logical)}
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = dynamodb.scan(**kwargs)
+            items += [json.dumps(item, sort_keys=True) for item in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        stored[f"table:{logical}"] = sorted(items)
+    counts = snapshot()
+    stored.update({key: value for key, value in counts.items() if not key.startswith("table:")})
+    return stored
