@@ -18,7 +18,8 @@ from chalicelib.workers import exports as export_worker
 from chalicelib.workers import notifications as notification_worker
 from chalicelib.workers import retention as retention_worker
 
-app = Chalice(app_name="valhalla")
+# Logs go through the Powertools logger only (chalicelib.logs); Chalice would print each line twice.
+app = Chalice(app_name="valhalla", configure_logs=False)
 app.api.cors = False
 
 for blueprint in (

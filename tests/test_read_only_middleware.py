@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -121,11 +121,11 @@ def test_mode_transitions_and_the_exempt_toggle(api: Api) -> None:
 
 
 def test_ends_at_returns_to_normal_and_sets_retry_after(api: Api) -> None:
-    soon = datetime.now(timezone.utc) + timedelta(seconds=120)
+    soon = datetime.now(UTC) + timedelta(seconds=120)
     set_mode(api, "maintenance", ends_at=soon.isoformat())
     blocked = api.post("/system/keys", {"name": "x", "role": "viewer"})
     assert 100 <= int(blocked.headers["retry-after"]) <= 121
-    past = datetime.now(timezone.utc) - timedelta(seconds=1)
+    past = datetime.now(UTC) - timedelta(seconds=1)
     set_mode(api, "read_only", ends_at=past.isoformat())
     assert api.get("/system/maintenance/state").json["mode"] == "normal"
     assert api.post("/system/keys", {"name": "y", "role": "viewer"}).status == 201
