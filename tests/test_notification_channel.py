@@ -378,3 +378,15 @@ def test_enqueue_is_refused_in_read_only_mode_but_reads_work(api: Api) -> None:
     assert blocked.status == 503 and blocked.json["mode"] == "read_only"
     assert api.get("/system/notify/").status == 200
     assert api.get("/system/notify/channels").status == 200
+
+
+def test_manual_retries_stop_at_the_attempt_bound(api: Api) -> None:
+    from chalicelib.domain.notifications import MAX_TOTAL_ATTEMPTS
+    from chalicelib.store.notifications import OutboxItem
+
+    notification = enqueue(api, create_channel(api)["id"])
+    OutboxItem(notification["id"]).update(
+        actions=[OutboxItem.status.set("failed"), OutboxItem.attempts.set(MAX_TOTAL_ATTEMPTS)]
+    )
+    refused = api.post(f"/system/notify/{notification['id']}/retry")
+    assert refused.status == 409 and "no more retries" in refused.json["detail"]

@@ -50,6 +50,8 @@ ERROR_MAX_CHARS = 500
 MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's ceiling for a message's visibility timeout
 SECRET_PREFIX = "whsec_"
 PREVIOUS_SECRET_HOURS = 24
+# Manual retries stop here: the attempt history (~250 bytes an attempt) must fit in the item.
+MAX_TOTAL_ATTEMPTS = 200
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_RE = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]{{1,64}}@{_LABEL}(?:\.{_LABEL})+$")

@@ -31,6 +31,7 @@ from chalicelib.channels.webhook import new_secret
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal
 from chalicelib.domain.notifications import (
+    MAX_TOTAL_ATTEMPTS,
     PREVIOUS_SECRET_HOURS,
     Attempt,
     ChannelQuery,
@@ -377,6 +378,8 @@ class Notifications:
 
     def retry(self, notification_id: int) -> NotificationView:
         item = self._outbox_item(notification_id)
+        if int(item.attempts or 0) >= MAX_TOTAL_ATTEMPTS:
+            raise Conflict(f"Notification {notification_id} has had {int(item.attempts)} attempts; no more retries.")
         now = isoformat(self.clock())
         try:
             item.update(
