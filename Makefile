@@ -47,6 +47,11 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# The local stack, a receiver failing every 5th request, 2,000 notifications; SOAK_ARGS="--count 5000" etc.
+# Against a deployed stage: SOAK_ARGS="--url https://... --token vk_... --stage dev --receiver-url https://..."
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
 synth: $(INFRA_STAMP)
 	rm -rf infra/cdk.out
 	STAGE=$(STAGE) CDK_OUTDIR=infra/cdk.out $(BIN)/python infra/app.py
