@@ -16,9 +16,9 @@ from pathlib import Path
 
 INFRA = Path(__file__).resolve().parent
 ROOT = INFRA.parent
-for path in (str(INFRA), str(ROOT)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+# The repository root first, so that ``import app`` (as chalice package does) is the
+# Chalice app and not this file; then this directory, for ``stacks``.
+sys.path[:] = [str(ROOT)] + [path for path in sys.path if path not in (str(ROOT), str(INFRA))] + [str(INFRA)]
 
 import aws_cdk as cdk  # noqa: E402
 from stacks.config import stage_config  # noqa: E402

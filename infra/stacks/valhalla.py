@@ -91,7 +91,7 @@ class ValhallaStack(cdk.Stack):
         self.settings = settings
         removal = cdk.RemovalPolicy.RETAIN if stage.retain_data else cdk.RemovalPolicy.DESTROY
 
-        self.tables = {model.Meta.logical_name: self._table(model, removal) for model in all_models()}
+        self.tables = {_logical(model): self._table(model, removal) for model in all_models()}
         self.queues = {logical: self._queue(logical) for logical in QUEUES}
         self.bucket = self._bucket(removal)
 
@@ -141,7 +141,7 @@ class ValhallaStack(cdk.Stack):
         ttl = ttl_attribute(model)
         table = dynamodb.CfnTable(
             self,
-            f"{_camel(model.Meta.logical_name)}Table",
+            f"{_camel(_logical(model))}Table",
             table_name=spec["TableName"],
             key_schema=[dynamodb.CfnTable.KeySchemaProperty(**_snake(key)) for key in spec["KeySchema"]],
             attribute_definitions=[
@@ -384,6 +384,10 @@ class ValhallaStack(cdk.Stack):
             for alarm in alarms:
                 alarm.add_alarm_action(action)
                 alarm.add_ok_action(action)
+
+
+def _logical(model: Any) -> str:
+    return str(model.Meta.logical_name)
 
 
 def _snake(item: dict[str, str]) -> dict[str, str]:

@@ -23,8 +23,9 @@ import pytest
 from tests.support import ROOT
 
 INFRA = ROOT / "infra"
+# After the repository root: ``import app`` is the Chalice app, not infra/app.py.
 if str(INFRA) not in sys.path:
-    sys.path.insert(0, str(INFRA))
+    sys.path.append(str(INFRA))
 
 STAGES = ("dev", "prod")
 

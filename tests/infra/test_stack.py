@@ -62,7 +62,11 @@ def chalice_app() -> Any:
 def logical_queue(physical_name_in_this_process: str) -> str:
     """The handlers were registered with this process's (local) queue names."""
     names = {get_settings().queue(logical): logical for logical in QUEUES}
-    return names[physical_name_in_this_process]
+    if physical_name_in_this_process in names:
+        return names[physical_name_in_this_process]
+    # app.py was imported under other settings: the default names end with the logical name.
+    (logical,) = [name for name in QUEUES if physical_name_in_this_process.endswith(f"-{name}")]
+    return logical
 
 
 def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
