@@ -224,3 +224,63 @@ def test_hostile_input_on_every_field(api: Api, existing: dict[str, str], method
             failures.append(f"{method} {path} {label}: {problem}")
             before = snapshot()
     assert not failures, "\n".join(failures)
+
+
+# --------------------------------------------------------------------------- query and path
+
+
+QUERY_VALUES = [
+    ("-1", "-1"),
+    ("10**30", str(10**30)),
+    ("a fraction", "1.5"),
+    ("a word", "abc"),
+    ("10,000 characters", "x" * 10_000),
+    ("NUL", "a%00b"),
+    ("escape", "a%1Bb"),
+    ("invalid UTF-8", "%FF%FE"),
+    ("a lone surrogate", "%ED%A0%80"),
+    ("an array", "a&{name}=b"),
+]
+PATH_VALUES = ["0", "-1", "abc", str(10**30), "1.5", "%00", "%FF", "x" * 2000, "1%2F2"]
+
+
+def parameter_routes() -> list[tuple[str, str]]:
+    """Routes taking query or path parameters."""
+    found = []
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            doc: RouteDoc = entry.view_function.__valhalla_route__
+            if doc.query is not None or "{" in path:
+                found.append((method, path))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("method", "path"), parameter_routes(), ids=lambda value: str(value))
+def test_hostile_query_and_path_parameters(api: Api, existing: dict[str, str], method: str, path: str) -> None:
+    document = api.get("/system/openapi.json", token=None).json
+    operation = document["paths"][path][method.lower()]
+    params = operation.get("parameters", [])
+    concrete = path
+    for name, value in existing.items():
+        concrete = concrete.replace("{" + name + "}", value)
+    requests: list[tuple[str, str]] = []
+    for param in params:
+        if param["in"] == "query":
+            for label, value in QUERY_VALUES:
+                requests.append((f"?{param['name']}= {label}", f"{concrete}?{param['name']}={value.format(**param)}"))
+        elif param["in"] == "path":
+            for value in PATH_VALUES:
+                requests.append((f"{{{param['name']}}} = {value[:20]}", path.replace("{" + param["name"] + "}", value)))
+    assert requests
+    before = snapshot()
+    failures = []
+    for label, url in requests:
+        reply = api.request(method, url, raw=b"{}" if method in ("POST", "PATCH") else None)
+        if reply.status >= 500:
+            failures.append(f"{method} {path} {label}: {reply.status} {reply.raw[:200]!r}")
+        elif reply.status >= 400 and (
+            not isinstance(reply.json, dict) or reply.json.get("status_code") != reply.status
+        ):
+            failures.append(f"{method} {path} {label}: not the error shape: {reply.raw[:200]!r}")
+    assert snapshot() == before
+    assert not failures, "\n".join(failures)
