@@ -422,6 +422,19 @@ def test_gateway_errors_have_the_one_error_shape(dev: dict[str, Any], response_t
     assert isinstance(json.loads(body)["detail"], str)
 
 
+def test_gateway_errors_are_the_ones_the_local_stack_answers(dev: dict[str, Any]) -> None:
+    from chalicelib.local.gateway import GATEWAY_HEADERS, GATEWAY_RESPONSES, gateway_body
+
+    (api,) = resources(dev, "AWS::Serverless::Api").values()
+    responses = props(api)["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    for response_type in GATEWAY_RESPONSES:
+        response = responses[response_type]
+        assert json.loads(response["responseTemplates"]["application/json"]) == gateway_body(response_type)
+        assert response["statusCode"] == str(gateway_body(response_type)["status_code"])
+        for name, value in GATEWAY_HEADERS.get(response_type, {}).items():
+            assert response["responseParameters"][f"gatewayresponse.header.{name}"] == f"'{value}'"
+
+
 def test_the_api_url_is_an_output(dev: dict[str, Any]) -> None:
     assert "EndpointURL" in dev["Outputs"]
     assert "ExportsBucketName" in dev["Outputs"]
