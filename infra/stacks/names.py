@@ -21,7 +21,10 @@ def stack_name(stage: str) -> str:
 
 def function_name(stage: str, logical_id: str) -> str:
     """Lambda functions get fixed names, so their log groups can be created (with retention) first."""
-    return f"{stack_name(stage)}-{logical_id}"
+    name = f"{stack_name(stage)}-{logical_id}"
+    if len(name) > 64:
+        raise ValueError(f"Lambda function name {name!r} is longer than 64 characters: shorten the handler's name")
+    return name
 
 
 def dead_letter_queue_name(queue_name: str) -> str:
