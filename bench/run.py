@@ -153,13 +153,17 @@ def aws_calls() -> dict[str, Any]:
     results: dict[str, Any] = {}
     operations: dict[str, Operation] = {"write_request_shield": _shield_calls, **_capability_operations()}
     for name, operation in operations.items():
-        # The export figures come from bench.export_memory's own run (its own emulator process).
-        context = contextlib.nullcontext() if name.startswith("export") else emulated_aws()
+        # The export figures come from bench.export_memory's own run (its own emulator process,
+        # which it points the settings at: the environment is put back afterwards).
+        context = restored_environment() if name.startswith("export") else emulated_aws()
+        print(f"  aws_calls: {name}...", file=sys.stderr, flush=True)
         with context, AwsCallCounter() as counter:
             try:
                 results[name] = operation(counter)
             except NotReady as exc:
                 results[name] = {"calls": None, "floor": None, "status": f"not measured: {exc}"}
+            except Exception as exc:  # one failed measurement must not lose the others
+                results[name] = {"calls": None, "floor": None, "status": f"failed: {type(exc).__name__}: {exc}"[:300]}
     return results
 
 
@@ -176,18 +180,6 @@ def restored_environment() -> Iterator[None]:
         reset_all()
 
 
-def run_exports_first() -> None:
-    """bench.export_memory starts its own emulator and points the settings at it: run it
-    before the in-process measurements, and put the environment back afterwards."""
-    from bench import capabilities
-
-    with restored_environment():
-        try:
-            capabilities._export_results()
-        except NotReady:
-            pass
-
-
 # --------------------------------------------------------------------------- export_memory
 
 
@@ -197,9 +189,12 @@ def export_memory() -> dict[str, Any]:
     except ImportError:
         return {"status": "not measured: bench/capabilities.py missing"}
     try:
-        return capabilities.export_memory()
+        with restored_environment():
+            return capabilities.export_memory()
     except NotReady as exc:
         return {"status": f"not measured: {exc}"}
+    except Exception as exc:  # keep the other parts' figures
+        return {"status": f"failed: {type(exc).__name__}: {exc}"[:300]}
 
 
 # --------------------------------------------------------------------------- api_latency
@@ -317,6 +312,12 @@ def table(results: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- main
 
 
+def write(results: dict[str, Any], output: Path) -> dict[str, Any]:
+    ordered = {key: results[key] for key in ("generated_at", "environment", *PARTS) if key in results}
+    output.write_text(json.dumps(ordered, indent=2) + "\n")
+    return ordered
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", default="", help=f"comma-separated parts of {', '.join(PARTS)}")
@@ -338,10 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
     }
-    if {"aws_calls", "export_memory"} & set(parts):
-        print("measuring exports (bench.export_memory: 10,000 and 100,000 rows)...", file=sys.stderr, flush=True)
-        run_exports_first()
-    for part in parts:
+    order = ("cold_import", "api_latency", "aws_calls", "export_memory")  # the long export run last
+    for part in sorted(parts, key=order.index):
         print(f"measuring {part}...", file=sys.stderr, flush=True)
         if part == "cold_import":
             results[part] = cold_import(args.import_runs)
@@ -351,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             results[part] = export_memory()
         elif part == "api_latency":
             results[part] = api_latency(args.latency_requests)
-    ordered = {key: results[key] for key in ("generated_at", "environment", *PARTS) if key in results}
-    args.output.write_text(json.dumps(ordered, indent=2) + "\n")
+        write(results, args.output)  # what is measured is kept, whatever comes next
+    ordered = write(results, args.output)
     print(table(ordered))
     print(f"\nwritten to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
