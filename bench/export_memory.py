@@ -202,7 +202,10 @@ def worker_main(endpoint: str, job_id: int, trace: bool) -> dict[str, Any]:
 
     with NewClientsOnly() as counter:  # installed before the worker builds a single client
         worker = ExportWorker(get_deps())
-        get_deps().exports.queue_url()  # warm-up: clients, connections, imports
+        # Warm-up: imports, the SQS and S3 clients (S3's service model alone is tens of MiB),
+        # the DynamoDB connections. What the export itself needs is then measured apart.
+        get_deps().exports.queue_url()
+        assert get_deps().exports.s3 is not None
         get_deps().audit.known_days()
         rss_before, hwm_before = _memory_mib()
         if trace:
