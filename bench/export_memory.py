@@ -91,14 +91,12 @@ def _use(endpoint: str) -> None:
     from chalicelib.aws import reset_clients
     from chalicelib.deps import reset_deps
     from chalicelib.settings import reset_settings
-    from chalicelib.store.audit import AuditDays
     from chalicelib.store.base import reset_connections
 
     reset_settings()
     reset_deps()
     reset_clients()
     reset_connections()
-    AuditDays._connection = None  # not a registered table model, so not reset above
 
 
 # --------------------------------------------------------------------------- rows

@@ -19,17 +19,6 @@ from tests.export_support import drain
 from tests.support import reset_all
 
 
-def forget_every_connection() -> None:
-    """Also the models that are items of another table (``AuditDays``...), which the registry skips."""
-    from pynamodb.models import Model
-
-    pending = list(Model.__subclasses__())
-    while pending:
-        model = pending.pop()
-        model._connection = None
-        pending.extend(model.__subclasses__())
-
-
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -38,7 +27,6 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     endpoint = f"http://{host}:{port}"
     monkeypatch.setenv("VALHALLA_AWS_ENDPOINT_URL", endpoint)
     reset_all(endpoint_changed=True)
-    forget_every_connection()
     try:
         create_all()
         yield endpoint
@@ -46,7 +34,6 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.stop()
         monkeypatch.delenv("VALHALLA_AWS_ENDPOINT_URL")
         reset_all(endpoint_changed=True)
-        forget_every_connection()
 
 
 def test_presigned_download_from_the_emulator_endpoint(moto_server: str) -> None:

@@ -52,9 +52,17 @@ def all_models() -> list[type[Model]]:
 
 
 def reset_connections() -> None:
-    """Forget cached connections (the endpoint or credentials changed)."""
-    for model in all_models():
+    """Forget cached connections (the endpoint or credentials changed).
+
+    Every model class counts, also those that are items of another table and so are
+    not registered as tables of their own (``AuditDays`` lives in the counters table).
+    """
+    all_models()
+    pending: list[type[Model]] = list(Model.__subclasses__())
+    while pending:
+        model = pending.pop()
         model._connection = None
+        pending.extend(model.__subclasses__())
 
 
 def table_spec(model: type[Model]) -> dict[str, Any]:
