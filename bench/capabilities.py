@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.env import NotReady
@@ -140,6 +142,11 @@ _export_cache: dict[str, Any] = {}
 def _export_results() -> dict[str, Any]:
     """bench.export_memory's run (10,000 and 100,000 rows), once per bench run."""
     _need("bench.export_memory", "chalicelib.workers.exports")
+    saved = os.environ.get("BENCH_EXPORT_RESULTS")
+    if saved and "results" not in _export_cache:
+        # A saved run of bench.export_memory (python -m bench.export_memory writes one): it takes long.
+        _export_cache["results"] = json.loads(Path(saved).read_text())
+        _export_cache["results"]["source"] = saved
     if "results" not in _export_cache:
         from bench import export_memory
 
@@ -210,6 +217,8 @@ def export_memory() -> dict[str, Any]:
         "rows_ratio": results.get("rows_ratio"),
         "emulator": results.get("emulator"),
         "part_bytes": results.get("part_bytes"),
+        "measured_at": results.get("measured_at"),
+        "source": results.get("source", "measured in this run"),
     }
 
 

@@ -366,12 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-runs", type=int, default=int(os.environ.get("BENCH_IMPORT_RUNS", "11")))
     parser.add_argument("--latency-requests", type=int, default=int(os.environ.get("BENCH_LATENCY_REQUESTS", "300")))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--export-results",
+        type=Path,
+        help="reuse a saved bench/export_memory.json instead of running the (long) export measurement",
+    )
     args = parser.parse_args(argv)
     parts = [part for part in args.only.split(",") if part] or list(PARTS)
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts: {sorted(unknown)}")
 
+    if args.export_results:
+        os.environ["BENCH_EXPORT_RESULTS"] = str(args.export_results.resolve())
     results: dict[str, Any] = {}
     if args.only and args.output.exists():
         results = json.loads(args.output.read_text())
