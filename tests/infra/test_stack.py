@@ -107,6 +107,23 @@ def test_every_model_has_a_table_identical_to_its_definition(dev: dict[str, Any]
             assert "TimeToLiveSpecification" not in table
 
 
+def test_every_model_class_reads_and_writes_a_table_of_the_stack(dev: dict[str, Any]) -> None:
+    """Also the item classes that live in another model's table (not registered on their own)."""
+    from pynamodb.models import Model
+
+    names = stage_settings("dev")
+    all_models()
+    pending, seen = list(Model.__subclasses__()), 0
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        logical = getattr(model.Meta, "logical_name", "")
+        if logical and model.__module__.startswith("chalicelib."):
+            table_by_name(dev, names.table(logical))
+            seen += 1
+    assert seen >= len(TABLES)
+
+
 def test_tables_are_recoverable_encrypted_and_protected_in_prod(dev: dict[str, Any], prod: dict[str, Any]) -> None:
     for template, protected in ((dev, False), (prod, True)):
         Template.from_json(template).all_resources_properties(
