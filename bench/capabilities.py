@@ -146,7 +146,7 @@ def _export_results() -> dict[str, Any]:
     if saved and "results" not in _export_cache:
         # A saved run of bench.export_memory (python -m bench.export_memory writes one): it takes long.
         _export_cache["results"] = json.loads(Path(saved).read_text())
-        _export_cache["results"]["source"] = saved
+        _export_cache["results"]["source"] = f"a saved run of bench/export_memory.py ({Path(saved).name})"
     if "results" not in _export_cache:
         from bench import export_memory
 
