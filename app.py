@@ -1,7 +1,6 @@
 """Valhalla Ops: the routing table. Blueprints and event handlers, nothing else."""
 
 from chalice import Chalice, Rate
-from chalice.app import BaseLambdaEvent
 
 from chalicelib.api.audit import audit_api
 from chalicelib.api.exports import exports_api
@@ -41,18 +40,10 @@ def one_error_shape(event, get_response):  # type: ignore[no-untyped-def]
     return normalise_framework_errors(get_response(event))
 
 
-@app.middleware("all")
-def lambda_context_for_event_handlers(event, get_response):  # type: ignore[no-untyped-def]
-    """Chalice sets ``app.lambda_context`` for HTTP requests only; event handlers get theirs here."""
-    if isinstance(event, BaseLambdaEvent):
-        app.lambda_context = event.context
-    return get_response(event)
-
-
 @app.on_sqs_message(queue=get_settings().queue("notifications"), batch_size=10)
 def deliver_notifications(event):  # type: ignore[no-untyped-def]
-    context = app.lambda_context
-    remaining = context.get_remaining_time_in_millis if context is not None else None
+    # Event handlers get their Lambda context on the event (app.lambda_context is HTTP-only).
+    remaining = event.context.get_remaining_time_in_millis if event.context is not None else None
     return notification_worker.deliver(event, remaining_ms=remaining)
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from chalice import Chalice, Cron, Rate
-from chalice.app import SQSEvent
 
 from chalicelib import aws
 from chalicelib.clock import FixedClock
@@ -222,15 +221,15 @@ def test_the_handler_gets_a_lambda_context_with_a_budget_as_on_lambda(events: Ev
     assert app_context is None  # Chalice sets app.lambda_context for HTTP only, on Lambda too
 
 
-def test_the_app_gives_event_handlers_app_lambda_context() -> None:
-    from app import app, lambda_context_for_event_handlers
+def test_event_handlers_take_their_context_from_the_event_as_on_lambda(aws: None) -> None:
+    import app as application
 
+    application.app.lambda_context = None  # on Lambda it is set for HTTP requests only
     context = lambda_context("valhalla-local-deliver_notifications", "us-east-1")
-    event = SQSEvent({"Records": []}, context)
 
-    seen = lambda_context_for_event_handlers(event, lambda _event: app.lambda_context)
+    result = application.deliver_notifications({"Records": []}, context)
 
-    assert seen is context
+    assert result == {"batchItemFailures": []}
 
 
 def test_records_listed_in_batch_item_failures_stay_on_the_queue(events: EventsStack) -> None:
