@@ -69,6 +69,17 @@ PlainText = Annotated[str, AfterValidator(reject_control_characters)]
 SingleLine = Annotated[str, AfterValidator(reject_all_control_characters)]
 
 
+def _reject_bool(value: Any) -> Any:
+    """JSON ``true`` is not the id 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    return value
+
+
+# A reference to a record by its integer id.
+RecordId = Annotated[int, BeforeValidator(_reject_bool), Field(ge=1, le=10**15)]
+
+
 class StrictInput(BaseModel):
     """Base of every request body: unknown fields are an error, strings are stripped."""
 

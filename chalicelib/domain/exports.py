@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from chalicelib.clock import isoformat
-from chalicelib.domain.common import PageQuery, PlainText, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import PageQuery, PlainText, RecordId, SingleLine, StrictInput, Timestamp
 from chalicelib.domain.notifications import NotificationStatus
 
 
@@ -185,14 +185,7 @@ class AuditExportFilter(TimeRangeFilter):
 
 class NotificationExportFilter(TimeRangeFilter):
     status: NotificationStatus | None = None
-    channel_id: int | None = Field(default=None, ge=1, le=10**15)
-
-    @field_validator("channel_id", mode="before")
-    @classmethod
-    def _no_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("must be an integer")
-        return value
+    channel_id: RecordId | None = None
 
 
 class ConfigSnapshotFilter(StrictInput):
@@ -232,14 +225,7 @@ class CreateExport(StrictInput):
     filter_params: dict[str, Any] | None = None
     requested_by: SingleLine | None = Field(default=None, min_length=1, max_length=256)
     format: ExportFormat = ExportFormat.jsonl
-    notify_channel_id: int | None = Field(default=None, ge=1, le=10**15)
-
-    @field_validator("notify_channel_id", mode="before")
-    @classmethod
-    def _no_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("must be an integer")
-        return value
+    notify_channel_id: RecordId | None = None
 
     @field_validator("filter_params")
     @classmethod

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from chalicelib.domain.common import PageQuery, PlainText, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import PageQuery, PlainText, RecordId, SingleLine, StrictInput, Timestamp
 
 
 class ChannelType(str, Enum):
@@ -222,17 +222,10 @@ class ChannelQuery(PageQuery):
 
 
 class EnqueueNotification(StrictInput):
-    channel_id: int = Field(ge=1, le=10**15)
+    channel_id: RecordId
     subject: SingleLine = Field(min_length=1, max_length=SUBJECT_MAX_CHARS)
     body: PlainText = Field(min_length=0)
     payload: dict[str, Any] | None = None
-
-    @field_validator("channel_id", mode="before")
-    @classmethod
-    def _no_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("must be an integer")
-        return value
 
     def size_problem(self) -> str | None:
         """Why this notification is too large to accept (413), or ``None``."""
@@ -248,7 +241,7 @@ class EnqueueNotification(StrictInput):
 
 class NotificationQuery(PageQuery):
     status: NotificationStatus | None = None
-    channel_id: int | None = Field(default=None, ge=1, le=10**15)
+    channel_id: RecordId | None = None
 
 
 # --- responses --------------------------------------------------------------
