@@ -197,3 +197,15 @@ def test_cli_creates_a_key_and_prints_the_token_once(aws: None, capsys: pytest.C
     assert token.startswith("vk_")
     principal = get_deps().keys.authenticate(token)
     assert principal is not None and principal.role is Role.admin and principal.name == "first-admin"
+
+
+def test_every_key_schema_lists_the_partition_key_first() -> None:
+    """DynamoDB (and CloudFormation) refuse a key schema that starts with the sort key."""
+    from chalicelib.store.base import all_models, table_spec
+
+    for model in all_models():
+        spec = table_spec(model)
+        schemas = [spec["KeySchema"], *(index["KeySchema"] for index in spec.get("GlobalSecondaryIndexes", []))]
+        for schema in schemas:
+            assert schema[0]["KeyType"] == "HASH", (spec["TableName"], schema)
+            assert [key["KeyType"] for key in schema[1:]] in ([], ["RANGE"])

@@ -78,17 +78,29 @@ def table_spec(model: type[Model]) -> dict[str, Any]:
         for item in index["attribute_definitions"]:
             attributes[item["AttributeName"]] = item["AttributeType"]
         indexes.append(
-            {"IndexName": index["index_name"], "KeySchema": index["key_schema"], "Projection": index["projection"]}
+            {
+                "IndexName": index["index_name"],
+                "KeySchema": _hash_first(index["key_schema"]),
+                "Projection": index["projection"],
+            }
         )
     spec: dict[str, Any] = {
         "TableName": model.Meta.table_name,
-        "KeySchema": schema["key_schema"],
+        "KeySchema": _hash_first(schema["key_schema"]),
         "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in sorted(attributes.items())],
         "BillingMode": "PAY_PER_REQUEST",
     }
     if indexes:
         spec["GlobalSecondaryIndexes"] = sorted(indexes, key=lambda index: index["IndexName"])
     return spec
+
+
+def _hash_first(key_schema: Any) -> list[dict[str, str]]:
+    """DynamoDB wants the partition (HASH) key first; PynamoDB may list the sort key first."""
+    return sorted(
+        ({"AttributeName": key["AttributeName"], "KeyType": key["KeyType"]} for key in key_schema),
+        key=lambda key: key["KeyType"] != "HASH",
+    )
 
 
 def ttl_attribute(model: type[Model]) -> str | None:
