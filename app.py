@@ -1,4 +1,8 @@
-"""Valhalla Ops: the routing table. Blueprints and event handlers, nothing else."""
+"""Valhalla Ops: the routing table. Blueprints and event handlers, nothing else.
+
+Each event handler imports its worker when it runs, so the API's cold start does not
+pay for the delivery, export and purge code.
+"""
 
 from chalice import Chalice, Rate
 
@@ -13,9 +17,6 @@ from chalicelib.api.retention import retention_api
 from chalicelib.auth import auth_blueprint
 from chalicelib.errors import normalise_framework_errors
 from chalicelib.settings import get_settings
-from chalicelib.workers import exports as export_worker
-from chalicelib.workers import notifications as notification_worker
-from chalicelib.workers import retention as retention_worker
 
 # Logs go through the Powertools logger only (chalicelib.logs); Chalice would print each line twice.
 app = Chalice(app_name="valhalla", configure_logs=False)
@@ -42,6 +43,8 @@ def one_error_shape(event, get_response):  # type: ignore[no-untyped-def]
 
 @app.on_sqs_message(queue=get_settings().queue("notifications"), batch_size=10)
 def deliver_notifications(event):  # type: ignore[no-untyped-def]
+    from chalicelib.workers import notifications as notification_worker
+
     # Event handlers get their Lambda context on the event (app.lambda_context is HTTP-only).
     remaining = event.context.get_remaining_time_in_millis if event.context is not None else None
     return notification_worker.deliver(event, remaining_ms=remaining)
@@ -49,20 +52,28 @@ def deliver_notifications(event):  # type: ignore[no-untyped-def]
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_notifications(event):  # type: ignore[no-untyped-def]
+    from chalicelib.workers import notifications as notification_worker
+
     notification_worker.sweep()
 
 
 @app.schedule(get_settings().purge_schedule)
 def purge_expired(event):  # type: ignore[no-untyped-def]
+    from chalicelib.workers import retention as retention_worker
+
     return retention_worker.run_scheduled_purge(retention_worker.budget_for(event.context))
 
 
 @app.on_sqs_message(queue=get_settings().queue("purge"), batch_size=1)
 def process_purge_runs(event):  # type: ignore[no-untyped-def]
+    from chalicelib.workers import retention as retention_worker
+
     records = [(record.to_dict().get("messageId", ""), record.body) for record in event]
     return retention_worker.handle_purge_messages(records, retention_worker.budget_for(event.context))
 
 
 @app.on_sqs_message(queue=get_settings().queue("exports"), batch_size=1)
 def run_export(event):  # type: ignore[no-untyped-def]
+    from chalicelib.workers import exports as export_worker
+
     return export_worker.handle_export_event(event)
