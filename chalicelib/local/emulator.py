@@ -1,4 +1,4 @@
-"""The embedded AWS: moto's server in this process, on a free port, with fake credentials.
+"""The embedded AWS: moto's server in a child process, on a free port, with fake credentials.
 
 Nothing reaches a real account: the credentials are fake and every client of the
 code is pointed at the emulator through ``VALHALLA_AWS_ENDPOINT_URL``.
@@ -6,8 +6,11 @@ code is pointed at the emulator through ``VALHALLA_AWS_ENDPOINT_URL``.
 
 from __future__ import annotations
 
-import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Mapping
 
@@ -51,23 +54,58 @@ class Environment:
 
 
 class EmbeddedAws:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
+    """moto's server in a child process, so that the emulator and the app each get a core.
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    In one process the API, the pumps and the emulator share one interpreter lock,
+    and a soak of a few thousand notifications is then bound by a single core.
+    """
+
+    START_SECONDS = 60.0
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
         self.endpoint_url = ""
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
-        # moto keeps its state per process: start from an empty account, as a new stack should.
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
-        return self.endpoint_url
+        port = self.port or _free_port(self.host)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.endpoint_url = f"http://{self.host}:{port}"
+        deadline = time.monotonic() + self.START_SECONDS
+        while True:
+            if self._process.poll() is not None:
+                raise OSError(f"the embedded AWS could not start on {self.host}:{port} (is the port taken?)")
+            try:
+                urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=2).close()
+                return self.endpoint_url
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise OSError(f"the embedded AWS did not answer on {self.endpoint_url}") from None
+                time.sleep(0.05)
 
     def stop(self) -> None:
-        self._server.stop()
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def point_at(environment: Environment, endpoint_url: str) -> None:
