@@ -256,13 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     stack = None
     try:
         if args.url is None:
-            os.environ.update(LOCAL_ENV)
+            # The stack in its own process (and its emulator in another): the soak's
+            # client threads and receiver do not compete with it for one interpreter.
             sys.path.insert(0, str(ROOT))
-            from chalicelib.local import LocalStack
+            from chalicelib.local.process import StackProcess
 
-            stack = LocalStack(port=0, log=quiet).start()
+            stack = StackProcess(env=LOCAL_ENV).start()
             api = Api(stack.base_url, stack.admin_token)
-            args.stage = args.stage or stack.stage
+            args.stage = args.stage or "local"
             target = receiver.url
         else:
             api = Api(args.url, args.token)

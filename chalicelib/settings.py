@@ -89,6 +89,7 @@ class Settings:
     idempotency_ttl_seconds: int
     log_level: str
     local_admin_token: str | None = field(repr=False)
+    local_pump_concurrency: int
     purge_schedule: str
     purge_reserve_seconds: float
     purge_archive_poll_seconds: int
@@ -126,6 +127,7 @@ def load_settings() -> Settings:
         idempotency_ttl_seconds=_int("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         log_level=_env("VALHALLA_LOG_LEVEL", "INFO"),
         local_admin_token=os.environ.get("VALHALLA_ADMIN_TOKEN") or None,
+        local_pump_concurrency=max(1, _int("VALHALLA_LOCAL_PUMP_CONCURRENCY", 4)),
         purge_schedule=_env("VALHALLA_PURGE_SCHEDULE", "cron(0 3 * * ? *)"),
         purge_reserve_seconds=_float("VALHALLA_PURGE_RESERVE_SECONDS", 20.0),
         purge_archive_poll_seconds=min(900, max(0, _int("VALHALLA_PURGE_ARCHIVE_POLL_SECONDS", 60))),

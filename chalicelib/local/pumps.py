@@ -70,6 +70,7 @@ class SqsPump:
         log: Log,
         budget_seconds: int = DEFAULT_BUDGET_SECONDS,
         wait_seconds: int = 1,
+        concurrency: int = 1,
     ) -> None:
         self.app = app
         self.name = config.name
@@ -86,8 +87,10 @@ class SqsPump:
         self.queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
+        # Lambda polls a queue with several concurrent invocations; so do the pumps.
+        self.concurrency = max(1, concurrency)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def poll_once(self, wait_seconds: int | None = None) -> Delivery | None:
         """Receive one batch and deliver it; ``None`` when the queue had nothing visible."""
@@ -133,8 +136,12 @@ class SqsPump:
     # --- the background thread ---
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"pump-{self.name}", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"pump-{self.name}-{index}", daemon=True)
+            for index in range(self.concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -150,8 +157,8 @@ class SqsPump:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
 
 def sqs_sources(app: Chalice) -> list[SQSEventConfig]:

@@ -182,6 +182,7 @@ class LocalStack:
                 region=region,
                 log=self.log,
                 budget_seconds=budget(source.name),
+                concurrency=get_settings().local_pump_concurrency,
             )
             for source in sqs_sources(app)
         ]
