@@ -28,7 +28,7 @@ run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m chalicelib.local
 
 lint: $(STAMP)
-	$(BIN)/ruff check chalicelib app.py tests
+	$(BIN)/ruff check chalicelib app.py tests bench infra
 	$(BIN)/ruff format --check chalicelib app.py
 
 typecheck: $(STAMP)

@@ -9,7 +9,6 @@ export figures come from the capabilities' own bench scripts (:mod:`bench.purge_
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,12 +19,6 @@ from typing import Any
 from bench.env import NotReady
 
 REPEAT = 100  # operations averaged, so once-per-container costs (queue URL, id blocks) show as what they are
-
-
-def _need(*modules: str) -> None:
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
-    if missing:
-        raise NotReady(f"{', '.join(missing)} not present")
 
 
 def _per_operation(by_api: dict[str, int], count: int) -> dict[str, float]:
@@ -44,7 +37,6 @@ def _email_channel() -> int:
 
 def enqueue(counter: Any) -> dict[str, Any]:
     """``POST /system/notify``'s work: the outbox write and the queue message, per notification."""
-    _need("chalicelib.services.notifications")
     from chalice.test import Client
 
     from app import app
@@ -80,7 +72,6 @@ def enqueue(counter: Any) -> dict[str, Any]:
 
 def deliver(counter: Any) -> dict[str, Any]:
     """One delivery of a pending notification by the worker's service, email channel (SES)."""
-    _need("chalicelib.services.notifications", "chalicelib.workers.notifications")
     from chalicelib.deps import get_deps
     from chalicelib.domain.common import SYSTEM_PRINCIPAL
     from chalicelib.domain.notifications import EnqueueNotification
@@ -110,7 +101,6 @@ def deliver(counter: Any) -> dict[str, Any]:
 
 
 def purge_1000_of_10000(counter: Any) -> dict[str, Any]:
-    _need("bench.purge_calls", "chalicelib.workers.retention")
     from bench import purge_calls
 
     measured = purge_calls.measure(counter)
@@ -141,7 +131,6 @@ _export_cache: dict[str, Any] = {}
 
 def _export_results() -> dict[str, Any]:
     """bench.export_memory's run (10,000 and 100,000 rows), once per bench run."""
-    _need("bench.export_memory", "chalicelib.workers.exports")
     saved = os.environ.get("BENCH_EXPORT_RESULTS")
     if saved and "results" not in _export_cache:
         # A saved run of bench.export_memory (python -m bench.export_memory writes one): it takes long.

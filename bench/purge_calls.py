@@ -183,7 +183,8 @@ def main() -> None:
     for name, figures in results.items():
         print(
             f"{name}: {figures['purge_calls']} purge calls ({figures['batch_writes']} BatchWriteItem, floor "
-            f"{figures['batch_writes_floor']}; {figures['query_pages']} Query pages, floor {figures['query_pages_floor']}; "
+            f"{figures['batch_writes_floor']}; {figures['query_pages']} Query pages, "
+            f"floor {figures['query_pages_floor']}; "
             f"{figures['scans']} Scan; ratio {figures['ratio_to_floor']}) "
             f"+ {figures['run_bookkeeping_calls']} run bookkeeping = {figures['calls']} DynamoDB/SQS calls "
             f"to delete {figures['deleted']} of {figures['table_items']}"

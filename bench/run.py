@@ -139,11 +139,9 @@ def _shield_calls(counter: Any) -> dict[str, Any]:
 
 
 def _capability_operations() -> dict[str, Operation]:
-    """Operations of the capability packs, measured by bench/capabilities.py once they exist."""
-    try:
-        from bench import capabilities
-    except ImportError as exc:  # the module itself is part of this bench
-        raise SystemExit(f"bench/capabilities.py is missing: {exc}") from None
+    """Operations of the capability packs (bench/capabilities.py)."""
+    from bench import capabilities
+
     return capabilities.OPERATIONS
 
 
@@ -184,10 +182,8 @@ def restored_environment() -> Iterator[None]:
 
 
 def export_memory() -> dict[str, Any]:
-    try:
-        from bench import capabilities
-    except ImportError:
-        return {"status": "not measured: bench/capabilities.py missing"}
+    from bench import capabilities
+
     try:
         with restored_environment():
             return capabilities.export_memory()
