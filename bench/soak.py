@@ -210,7 +210,7 @@ def soak(api: Api, receiver: FailingReceiver, receiver_url: str, args: argparse.
         "count": args.count,
         "threads": args.threads,
         "receiver_fails_every": args.fail_every,
-        "retry_schedule": os.environ.get("VALHALLA_RETRY_SCHEDULE") if args.url is None else "the stage's",
+        "retry_schedule": LOCAL_ENV["VALHALLA_RETRY_SCHEDULE"] if args.url is None else "the stage's",
         "accepted": len(accepted),
         "refused_at_enqueue": len(refused),
         "delivered": len(delivered_keys),
