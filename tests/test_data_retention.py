@@ -12,8 +12,8 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
 from chalicelib.domain.retention import SetPolicy
 from chalicelib.store.retention import PolicyItem
+from tests.retention_support import NOW, admin, clock  # noqa: F401
 from tests.support import Api
-from tests.test_retention_fixtures import NOW, admin, clock  # noqa: F401
 
 SEED_POLICY = {"category": "audit_logs", "days_to_keep": 365, "description": "Keep audit logs for 1 year"}
 

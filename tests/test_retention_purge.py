@@ -10,8 +10,7 @@ from chalicelib.clock import FixedClock
 from chalicelib.deps import get_deps
 from chalicelib.store.audit import AuditItem
 from chalicelib.workers.retention import Unlimited
-from tests.support import Api
-from tests.test_retention_fixtures import (  # noqa: F401
+from tests.retention_support import (  # noqa: F401
     NOW,
     add_audit_events,
     add_export_job,
@@ -29,6 +28,7 @@ from tests.test_retention_fixtures import (  # noqa: F401
     step,
     stored_audit_days,
 )
+from tests.support import Api
 
 
 def scheduled_event(client: Client) -> object:

@@ -15,8 +15,7 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.retention import StepStatus
 from chalicelib.services.retention import RetentionService
 from chalicelib.workers.retention import BatchBudget, DynamoPurgeEngine, Unlimited
-from tests.support import Api
-from tests.test_retention_fixtures import (  # noqa: F401
+from tests.retention_support import (  # noqa: F401
     CountingClient,
     ThrottlingClient,
     add_audit_events,
@@ -34,6 +33,7 @@ from tests.test_retention_fixtures import (  # noqa: F401
     set_policy,
     step,
 )
+from tests.support import Api
 
 
 def new_run(api: Api, body: dict[str, Any] | None = None) -> int:
@@ -243,7 +243,7 @@ def test_a_dry_run_does_not_archive(admin: Api, clock: FixedClock) -> None:  # n
 
 def drain_queue(client: Client, logical: str, handler: str, limit: int = 50) -> None:
     from chalicelib.resources import queue_url
-    from tests.test_retention_fixtures import sqs_event
+    from tests.retention_support import sqs_event
 
     sqs = aws.client("sqs")
     url = queue_url(logical)

@@ -16,8 +16,7 @@ from chalicelib import aws
 from chalicelib.deps import get_deps
 from chalicelib.workers.retention import DynamoPurgeEngine
 from tests.reliability.faults import Faults
-from tests.support import Api
-from tests.test_retention_fixtures import (  # noqa: F401
+from tests.retention_support import (  # noqa: F401
     add_outbox,
     admin,
     ago,
@@ -26,6 +25,7 @@ from tests.test_retention_fixtures import (  # noqa: F401
     outbox_ids,
     set_policy,
 )
+from tests.support import Api
 
 EXPIRED = range(1, 61)
 RECENT = range(61, 71)
