@@ -39,6 +39,7 @@ from chalicelib.exporting.multipart import abort_upload
 from chalicelib.logs import get_logger
 from chalicelib.services.idempotency import Idempotency
 from chalicelib.settings import Settings
+from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.exports import KIND, ExportJobItem
 from chalicelib.store.pagination import query_page
@@ -77,10 +78,6 @@ def job_view(item: ExportJobItem) -> ExportJobView:
             invocations=int(item.invocations or 0),
         ),
     )
-
-
-def conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def split_s3_url(url: str | None) -> tuple[str, str] | None:

@@ -18,6 +18,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.clock import Clock
 from chalicelib.domain.common import Principal
 from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.store.base import conditional_failed
 from chalicelib.store.idempotency import IdempotencyItem
 
 MAX_KEY_LENGTH = 255
@@ -52,7 +53,7 @@ class Idempotency:
         try:
             record.save(condition=IdempotencyItem.key.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not conditional_failed(exc):
                 raise
             return self._replay(record)
         try:

@@ -11,6 +11,7 @@ from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal, Role
 from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
 from chalicelib.errors import NotFound
+from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.keys import KIND, ApiKeyItem
 from chalicelib.store.pagination import query_page
@@ -53,7 +54,7 @@ class ApiKeys:
         try:
             item.save(condition=ApiKeyItem.token_hash.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not conditional_failed(exc):
                 raise  # throttling and the like: the caller maps it (503) and nothing was written
             # Only a caller-chosen token can collide (the local stack's admin token): keep the first.
             existing = ApiKeyItem.get(item.token_hash)

@@ -57,6 +57,7 @@ from chalicelib.domain.notifications import (
 from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.logs import get_logger
 from chalicelib.settings import Settings
+from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.notifications import (
     CHANNEL_KIND,
@@ -74,10 +75,6 @@ CHANNEL_COUNTER = "notification_channels"
 OUTBOX_COUNTER = "notification_outbox"
 EARLY_TOLERANCE_SECONDS = 2
 SWEEP_LIMIT = 200
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def channel_view(item: ChannelItem) -> ChannelView:
@@ -396,7 +393,7 @@ class Notifications:
                 condition=OutboxItem.status == NotificationStatus.failed.value,
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 current = self._outbox_item(notification_id)
                 raise Conflict(
                     f"Only a failed notification can be retried; notification {notification_id} is {current.status}."
@@ -421,7 +418,7 @@ class Notifications:
                     condition=(OutboxItem.status == NotificationStatus.pending.value) & (OutboxItem.due_at < cutoff),
                 )
             except UpdateError as exc:
-                if _conditional_failed(exc):
+                if conditional_failed(exc):
                     continue
                 raise
             if self._send_to_queue(int(key.id)):
@@ -454,7 +451,7 @@ class Notifications:
                 condition=condition,
             )
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
             return self._why_not_claimed(notification_id, stamp)
         return item
@@ -588,7 +585,7 @@ class Notifications:
         try:
             item.update(actions=actions, condition=OutboxItem.lease_owner == owner)
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
             # The lease ran out and another worker took the item over: its record wins.
             get_logger().warning(

@@ -36,6 +36,7 @@ from chalicelib.domain.retention import (
 )
 from chalicelib.errors import NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.logs import get_logger
+from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.pagination import query_page
 from chalicelib.store.retention import POLICY_KIND, RUN_KIND, PolicyItem, PurgeRunItem
@@ -53,10 +54,6 @@ class Audit(Protocol):
     def record(
         self, principal: Principal, action: str, resource_type: str, resource_id: Any = None, summary: Any = None
     ) -> Any: ...
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _policy_view(item: PolicyItem, purgeable: bool) -> RetentionPolicy:
@@ -155,7 +152,7 @@ class RetentionService:
             try:
                 item.save(condition=PolicyItem.category.does_not_exist())
             except PutError as exc:
-                if not _conditional_failed(exc):
+                if not conditional_failed(exc):
                     raise
                 continue  # created concurrently: update it instead
             return True, _policy_view(item, self.purgers.purgeable(item.category))
@@ -174,7 +171,7 @@ class RetentionService:
         try:
             item.update(actions=actions, condition=PolicyItem.category.exists())
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return None
             raise
         return _policy_view(item, self.purgers.purgeable(item.category))
@@ -390,7 +387,7 @@ class RetentionService:
                 ),
             )
         except UpdateError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
             self._requeue_if_held(run_id)
             return None

@@ -38,6 +38,11 @@ class TableMeta(metaclass=_LazyTableMeta):
 MODELS: list[type[Model]] = []
 
 
+def conditional_failed(exc: Exception) -> bool:
+    """True when a PynamoDB write failed only because its condition did not hold."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 def register(model: type[Model]) -> type[Model]:
     """Class decorator: every registered model gets a table in the local stack and in CDK."""
     MODELS.append(model)

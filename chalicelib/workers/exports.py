@@ -62,7 +62,8 @@ from chalicelib.exporting.sources import (
     notification_source,
 )
 from chalicelib.logs import get_logger
-from chalicelib.services.exports import ExportJobs, conditional_failed
+from chalicelib.services.exports import ExportJobs
+from chalicelib.store.base import conditional_failed
 from chalicelib.store.exports import ExportJobItem
 
 Budget = Callable[[], float]  # milliseconds left in this invocation
