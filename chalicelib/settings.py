@@ -65,6 +65,14 @@ def _schedule(name: str) -> tuple[int, ...]:
     return steps
 
 
+def _shards(name: str, default: int) -> int:
+    """Write shards of a hot key: a power of two up to 32, so ids' round-robin low bits spread evenly."""
+    value = _int(name, default)
+    if value not in (1, 2, 4, 8, 16, 32):
+        raise ValueError(f"{name} must be one of 1, 2, 4, 8, 16, 32")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -93,6 +101,9 @@ class Settings:
     purge_schedule: str
     purge_reserve_seconds: float
     purge_archive_poll_seconds: int
+    cursor_secret: str | None = field(default=None, repr=False)
+    write_shards: int = 32
+    config_cache_seconds: float = 5.0
 
     def table(self, logical: str) -> str:
         return self.table_names[logical]
@@ -131,6 +142,10 @@ def load_settings() -> Settings:
         purge_schedule=_env("VALHALLA_PURGE_SCHEDULE", "cron(0 3 * * ? *)"),
         purge_reserve_seconds=_float("VALHALLA_PURGE_RESERVE_SECONDS", 20.0),
         purge_archive_poll_seconds=min(900, max(0, _int("VALHALLA_PURGE_ARCHIVE_POLL_SECONDS", 60))),
+        # Signs pagination cursors; unset, each process makes its own (tests, the local stack).
+        cursor_secret=os.environ.get("VALHALLA_CURSOR_SECRET") or None,
+        write_shards=_shards("VALHALLA_WRITE_SHARDS", 32),
+        config_cache_seconds=max(0.0, _float("VALHALLA_CONFIG_CACHE_SECONDS", 5.0)),
     )
 
 

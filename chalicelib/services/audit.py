@@ -10,7 +10,13 @@ from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.audit import AuditEvent, AuditQuery, redact
 from chalicelib.domain.common import Principal
 from chalicelib.store.audit import AUDIT_DAYS_KEY, AuditDays, AuditItem
+from chalicelib.store.cursors import scope_of
 from chalicelib.store.pagination import decode_cursor, encode_cursor, take
+
+
+def _scope(query: AuditQuery) -> str:
+    """A cursor stays with the filters it was issued for."""
+    return scope_of("audit", start=query.start, end=query.end, actor=query.actor, action=query.action)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class AuditLog:
         return self._list_by_days(query, low, high)
 
     def _list_by_index(self, query: AuditQuery, low: str, high: str) -> tuple[list[AuditEvent], str | None]:
+        scope = _scope(query)
         index: Any = AuditItem.by_actor if query.actor else AuditItem.by_action
         hash_value = query.actor or query.action
         condition = AuditItem.action == query.action if query.actor and query.action else None
@@ -106,14 +113,15 @@ class AuditLog:
             filter_condition=condition,
             scan_index_forward=False,
             limit=query.limit,
-            last_evaluated_key=decode_cursor(query.cursor),
+            last_evaluated_key=decode_cursor(query.cursor, scope),
         )
         events = [_to_event(item) for item in take(results, query.limit)]
         next_key = results.last_evaluated_key if len(events) == query.limit else None
-        return events, encode_cursor(next_key)
+        return events, encode_cursor(next_key, scope)
 
     def _list_by_days(self, query: AuditQuery, low: str, high: str) -> tuple[list[AuditEvent], str | None]:
-        position = decode_cursor(query.cursor) or {}
+        scope = _scope(query)
+        position = decode_cursor(query.cursor, scope) or {}
         days = self._days_between(query)
         if position.get("day"):
             days = [day for day in days if day <= position["day"]]
@@ -133,9 +141,9 @@ class AuditLog:
             if len(events) >= query.limit:
                 next_key = results.last_evaluated_key
                 if next_key:
-                    return events, encode_cursor({"day": day, "key": next_key})
+                    return events, encode_cursor({"day": day, "key": next_key}, scope)
                 older = [d for d in days if d < day]
-                return events, encode_cursor({"day": older[0]}) if older else None
+                return events, encode_cursor({"day": older[0]}, scope) if older else None
         return events, None
 
     def _days_between(self, query: AuditQuery) -> list[str]:

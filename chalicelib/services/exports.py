@@ -41,6 +41,7 @@ from chalicelib.services.idempotency import Idempotency
 from chalicelib.settings import Settings
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
+from chalicelib.store.cursors import scope_of
 from chalicelib.store.exports import KIND, ExportJobItem
 from chalicelib.store.pagination import query_page
 
@@ -262,7 +263,7 @@ class ExportJobs:
                 return ExportJobItem.by_status.query(status.value, scan_index_forward=False, **page)
             return ExportJobItem.by_created.query(KIND, scan_index_forward=False, **page)
 
-        return query_page(run, limit, cursor, job_view)
+        return query_page(run, limit, cursor, job_view, scope_of("exports", status=status, job_type=job_type))
 
     # --- status changes ------------------------------------------------------------
 

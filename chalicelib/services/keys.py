@@ -73,7 +73,7 @@ class ApiKeys:
         return Principal(key_id=int(item.id), name=item.name, role=Role(item.role))
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[ApiKeyView], str | None]:
-        return query_page(lambda **page: ApiKeyItem.by_id.query(KIND, **page), limit, cursor, _view)
+        return query_page(lambda **page: ApiKeyItem.by_id.query(KIND, **page), limit, cursor, _view, "api_keys")
 
     def _find(self, key_id: int) -> ApiKeyItem:
         for item in ApiKeyItem.by_id.query(KIND, ApiKeyItem.id == key_id):

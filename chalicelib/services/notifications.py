@@ -58,7 +58,8 @@ from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationFai
 from chalicelib.logs import get_logger
 from chalicelib.settings import Settings
 from chalicelib.store.base import conditional_failed
-from chalicelib.store.counters import IdAllocator
+from chalicelib.store.counters import IdAllocator, TimeOrderedIds
+from chalicelib.store.cursors import scope_of
 from chalicelib.store.notifications import (
     CHANNEL_KIND,
     NOTIFICATION_KIND,
@@ -72,7 +73,6 @@ from chalicelib.store.notifications import (
 from chalicelib.store.pagination import query_page
 
 CHANNEL_COUNTER = "notification_channels"
-OUTBOX_COUNTER = "notification_outbox"
 EARLY_TOLERANCE_SECONDS = 2
 SWEEP_LIMIT = 200
 
@@ -159,10 +159,12 @@ class Notifications:
         registry: Registry | None = None,
         rand: random.Random | None = None,
         monotonic: Callable[[], float] = time.perf_counter,
+        notification_ids: TimeOrderedIds | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.ids = ids
+        self.notification_ids = notification_ids or TimeOrderedIds()
         self._sqs_factory = sqs
         self.registry = registry or Registry(settings)
         self.rand = rand or random.Random()
@@ -265,7 +267,13 @@ class Notifications:
                 return ChannelItem.by_active.query(str(query.active).lower(), **page)
             return ChannelItem.by_kind.query(CHANNEL_KIND, **page)
 
-        return query_page(run, query.limit, query.cursor, channel_view)
+        return query_page(
+            run,
+            query.limit,
+            query.cursor,
+            channel_view,
+            scope_of("channels", channel_type=query.channel_type, active=query.active),
+        )
 
     def update_channel(self, channel_id: int, change: UpdateChannel) -> ChannelView:
         item = self._channel_item(channel_id)
@@ -330,7 +338,7 @@ class Notifications:
             raise Conflict(f"Channel {channel.id} is inactive; activate it before sending to it.")
         now = isoformat(self.clock())
         item = OutboxItem(
-            self.ids.next_id(OUTBOX_COUNTER),
+            self.notification_ids.next_id(),
             kind=NOTIFICATION_KIND,
             status=NotificationStatus.pending.value,
             created_at=now,
@@ -371,7 +379,13 @@ class Notifications:
                 return OutboxItem.by_status.query(query.status.value, scan_index_forward=False, **page)
             return OutboxItem.by_time.query(NOTIFICATION_KIND, scan_index_forward=False, **page)
 
-        return query_page(run, query.limit, query.cursor, notification_view)
+        return query_page(
+            run,
+            query.limit,
+            query.cursor,
+            notification_view,
+            scope_of("notifications", channel_id=query.channel_id, status=query.status),
+        )
 
     def retry(self, notification_id: int) -> NotificationView:
         item = self._outbox_item(notification_id)

@@ -192,6 +192,7 @@ class RetentionService:
             limit,
             cursor,
             lambda item: _policy_view(item, self.purgers.purgeable(item.category)),
+            "retention_policies",
         )
 
     def _all_policies(self) -> list[PolicyItem]:
@@ -310,6 +311,7 @@ class RetentionService:
             limit,
             cursor,
             _run_view,
+            "purge_runs",
         )
 
     # --- processing a run (the worker) ---------------------------------------------------

@@ -1,34 +1,23 @@
-"""Opaque cursors over DynamoDB's ``LastEvaluatedKey``, and one page of a query."""
+"""One page of a query, its position kept in a signed, opaque cursor (see :mod:`.cursors`)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from chalicelib.errors import ValidationFailed
+from chalicelib.store import cursors
 
 T = TypeVar("T")
 
 
-def encode_cursor(position: dict[str, Any] | None) -> str | None:
-    if not position:
-        return None
-    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(position: dict[str, Any] | None, scope: str) -> str | None:
+    return cursors.seal(position, scope)
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ValidationFailed.single(["query", "cursor"], "Invalid cursor.", "value_error.cursor") from None
-    if not isinstance(value, dict):
+def decode_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
+    value = cursors.unseal(cursor, scope)
+    if value is not None and not isinstance(value, dict):
         raise ValidationFailed.single(["query", "cursor"], "Invalid cursor.", "value_error.cursor")
     return value
 
@@ -38,16 +27,17 @@ def query_page(
     limit: int,
     cursor: str | None,
     convert: Callable[[Any], T],
+    scope: str,
 ) -> tuple[list[T], str | None]:
     """Run ``run_query(limit=..., last_evaluated_key=...)`` for one page of results.
 
     ``run_query`` is a PynamoDB ``Model.query`` / ``Index.query`` with its key
-    condition already bound. The cursor is the key where the page stopped.
+    condition already bound. The cursor seals the key where the page stopped, bound to ``scope``.
     """
-    results = run_query(limit=limit, last_evaluated_key=decode_cursor(cursor))
+    results = run_query(limit=limit, last_evaluated_key=decode_cursor(cursor, scope))
     items = [convert(item) for item in take(results, limit)]
     next_key = results.last_evaluated_key if len(items) == limit else None
-    return items, encode_cursor(next_key)
+    return items, encode_cursor(next_key, scope)
 
 
 def take(results: Iterable[T], limit: int) -> list[T]:

@@ -20,6 +20,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -104,6 +105,8 @@ class ValhallaStack(cdk.Stack):
             "VALHALLA_EXPORTS_BUCKET": self.bucket.bucket_name,
             "VALHALLA_EMAIL_SENDER": sender,
             "VALHALLA_LOG_LEVEL": stage.log_level,
+            # Every container signs and checks pagination cursors with the same key.
+            "VALHALLA_CURSOR_SECRET": self._cursor_secret().secret_value.unsafe_unwrap(),
             **stage.environment,
         }
         self.chalice = Chalice(
@@ -134,6 +137,14 @@ class ValhallaStack(cdk.Stack):
             cdk.CfnOutput(self, "AlarmTopicArn", value=topic.topic_arn)
 
     # -- data ---------------------------------------------------------------
+
+    def _cursor_secret(self) -> secretsmanager.Secret:
+        return secretsmanager.Secret(
+            self,
+            "CursorSecret",
+            description="Valhalla: HMAC key of pagination cursors.",
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
+        )
 
     def _table(self, model: Any, removal: cdk.RemovalPolicy) -> dynamodb.CfnTable:
         """One table exactly as the model's CreateTable request says, plus the stage's protections."""
