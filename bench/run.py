@@ -24,10 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import capacity
 from bench.env import FAKE_AWS_ENV, ROOT, NotReady, admin_token, emulated_aws
 
 RESULTS = ROOT / "bench" / "results.json"
-PARTS = ("cold_import", "aws_calls", "export_memory", "api_latency")
+PARTS = ("cold_import", "aws_calls", "export_memory", "api_latency", "capacity")
 
 # --------------------------------------------------------------------------- cold_import
 
@@ -384,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
     }
-    order = ("cold_import", "api_latency", "aws_calls", "export_memory")  # the long export run last
+    order = ("cold_import", "api_latency", "aws_calls", "capacity", "export_memory")  # the long export run last
     for part in sorted(parts, key=order.index):
         print(f"measuring {part}...", file=sys.stderr, flush=True)
         if part == "cold_import":
@@ -395,9 +396,13 @@ def main(argv: list[str] | None = None) -> int:
             results[part] = export_memory()
         elif part == "api_latency":
             results[part] = api_latency(args.latency_requests)
+        elif part == "capacity":  # WRU, hottest key, SQS requests and dollars (bench/capacity.py)
+            results[part] = capacity.save(capacity.measure())
         write(results, args.output)  # what is measured is kept, whatever comes next
     ordered = write(results, args.output)
     print(table(ordered))
+    if ordered.get("capacity"):
+        print("\n" + capacity.table(ordered["capacity"], capacity.load(capacity.BEFORE)))
     print(f"\nwritten to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 
