@@ -108,6 +108,9 @@ def literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 is allowed only in global unicast space: everything else (site-local fec0::/10,
+# which ``ipaddress`` counts as global, and whatever is assigned later) is refused.
+GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 
 
 def address_problem(address: str) -> str | None:
@@ -139,6 +142,8 @@ def address_problem(address: str) -> str | None:
         ):
             if test:
                 return f"{address} is a {label} address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in GLOBAL_UNICAST_V6 and not ip.ipv4_mapped and ip not in NAT64:
+        return f"{address} is not a global unicast (2000::/3) address"
     return None
 
 
