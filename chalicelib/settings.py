@@ -94,6 +94,7 @@ class Settings:
     export_part_bytes: int
     export_url_seconds: int
     export_reserve_seconds: float
+    export_checkpoint_pages: int
     idempotency_ttl_seconds: int
     log_level: str
     local_admin_token: str | None = field(repr=False)
@@ -135,6 +136,7 @@ def load_settings() -> Settings:
         export_part_bytes=max(5 * 1024 * 1024, _int("VALHALLA_EXPORT_PART_BYTES", 8 * 1024 * 1024)),
         export_url_seconds=_int("VALHALLA_EXPORT_URL_SECONDS", 900),
         export_reserve_seconds=_float("VALHALLA_EXPORT_RESERVE_SECONDS", 60.0),
+        export_checkpoint_pages=max(1, _int("VALHALLA_EXPORT_CHECKPOINT_PAGES", 20)),
         idempotency_ttl_seconds=_int("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         log_level=_env("VALHALLA_LOG_LEVEL", "INFO"),
         local_admin_token=os.environ.get("VALHALLA_ADMIN_TOKEN") or None,

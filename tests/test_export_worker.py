@@ -277,7 +277,7 @@ def test_a_tiny_time_budget_resumes_across_invocations_without_loss_or_duplicate
 
 def test_cancel_mid_run_stops_at_the_next_page_and_leaves_nothing(api: Api, small_parts: None) -> None:
     seed_audit(days=2, per_day=40)
-    worker = ExportWorker(get_deps(), part_bytes=300, page_rows=5, mem_level=1)
+    worker = ExportWorker(get_deps(), part_bytes=300, page_rows=5, mem_level=1, checkpoint_pages=1)
     created = api.post(
         "/system/exports/", {"job_type": "audit_log_export", "filter_params": {"before_date": "2025-01-01"}}
     )

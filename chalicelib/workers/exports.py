@@ -9,8 +9,12 @@ One SQS message ``{"job_id": N}`` asks for one run. The worker
 2. reads the source a page at a time (a Query on a key or an index, never a Scan),
    encodes JSON Lines or CSV into a gzip member and, when the member reaches the part
    size, stores it as the next part of a multipart upload;
-3. after each stored part saves a *checkpoint* on the job: the query position after
-   the last row in stored parts, the upload id, the parts' ETags and the row count;
+3. saves a *checkpoint* on the job (the query position after the last row in stored
+   parts, the upload id, the parts' ETags and the row count) every
+   ``VALHALLA_EXPORT_CHECKPOINT_PAGES`` pages, not after every page (a write per page
+   doubled an export's DynamoDB calls): when no part was stored since the last one it
+   writes just the progress, and that write is the one that sees a cancel; a new
+   multipart upload is saved at once. A run that dies redoes at most that many pages;
 4. when the remaining time runs short (and at least one part was stored by this
    invocation, so every invocation makes progress) releases its lease, sends the
    job's message again and returns; the next invocation continues from the checkpoint
@@ -150,6 +154,7 @@ class ExportWorker:
         page_rows: int = PAGE_ROWS,
         reserve_ms: float | None = None,
         mem_level: int = 8,
+        checkpoint_pages: int | None = None,
     ) -> None:
         self.deps = deps
         self.jobs: ExportJobs = deps.exports
@@ -158,6 +163,10 @@ class ExportWorker:
         self.page_rows = page_rows
         self.mem_level = mem_level  # zlib's memLevel: lower emits compressed blocks sooner, in less memory
         self.reserve_ms = reserve_ms if reserve_ms is not None else deps.settings.export_reserve_seconds * 1000
+        # Checkpoints (and the progress writes that see a cancel) every so many pages, not every page.
+        self.checkpoint_pages = max(
+            1, checkpoint_pages if checkpoint_pages is not None else deps.settings.export_checkpoint_pages
+        )
 
     @property
     def s3(self) -> Any:
@@ -307,32 +316,39 @@ class ExportWorker:
         run.writer = writer
         if not checkpoint.started:
             writer.write(encoder.header())
-        buffered_rows = 0
+        rows = checkpoint.rows
+        unsaved: Checkpoint | None = None  # parts stored since the last saved checkpoint
+        pages_since_save = 0
         stored_here = False
-        for rows, after in source.pages(checkpoint.cursor if checkpoint.started else None, self.page_rows):
-            if rows:
-                writer.write(encoder.encode(rows))
-                buffered_rows += len(rows)
+        for page, after in source.pages(checkpoint.cursor if checkpoint.started else None, self.page_rows):
+            if page:
+                writer.write(encoder.encode(page))
+                rows += len(page)
             if after is None:
                 break
             if writer.part_ready():
                 writer.upload_part()
-                checkpoint = Checkpoint(
+                unsaved = Checkpoint(
                     key=checkpoint.key,
                     cursor=after,
                     started=True,
-                    rows=checkpoint.rows + buffered_rows,
+                    rows=rows,
                     upload=UploadState.from_json(writer.state.to_json()),
                     restarts=checkpoint.restarts,
                 )
-                buffered_rows = 0
-                self._save_checkpoint(run, checkpoint)
-                stored_here = True
-            else:
-                self._guarded_update(run, [ExportJobItem.rows_written.set(checkpoint.rows + buffered_rows)])
-            if stored_here and budget() < self.reserve_ms:
+            short = (stored_here or unsaved is not None) and budget() < self.reserve_ms
+            pages_since_save += 1
+            due = pages_since_save >= self.checkpoint_pages
+            # A new multipart upload is saved at once, so that no run can lose track of it.
+            if unsaved and (due or short or unsaved.upload.upload_id != checkpoint.upload.upload_id):
+                self._save_checkpoint(run, unsaved)
+                checkpoint, unsaved, stored_here, pages_since_save = unsaved, None, True, 0
+            elif due:  # progress, and the write that sees a cancel within the bound
+                self._guarded_update(run, [ExportJobItem.rows_written.set(rows)])
+                pages_since_save = 0
+            if stored_here and short:
                 return self._hand_off(run)
-        return self._complete(run, writer, encoder, source.columns, checkpoint.rows + buffered_rows)
+        return self._complete(run, writer, encoder, source.columns, rows)
 
     def _hand_off(self, run: Run) -> str:
         """Release the lease (the checkpoint is saved) and ask for the next invocation."""
