@@ -9,6 +9,7 @@ sees ``{"status_code": N, "detail": "..."}`` everywhere, locally and in AWS.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.errors import Forbidden, Unauthorized
@@ -29,6 +30,10 @@ GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
     "INTEGRATION_FAILURE": (502, "The service failed to answer."),
     "INTEGRATION_TIMEOUT": (504, "The service did not answer in time."),
 }
+
+# A method no route of the path serves (TRACE, CONNECT, an unknown verb, PUT on a read-only
+# path): not a gateway response type, but an ``ANY`` method on every path in AWS (infra/).
+METHOD_NOT_ALLOWED: tuple[int, str] = (405, "Method not allowed.")
 
 # Headers API Gateway adds to some of them (a 401 says which scheme to use).
 GATEWAY_HEADERS: dict[str, dict[str, str]] = {
@@ -70,3 +75,19 @@ def gateway_error(status: int, headers: dict[str, Any]) -> tuple[int, dict[str, 
         **GATEWAY_HEADERS.get(response_type, {}),
     }
     return int(body["status_code"]), sent, json.dumps(body).encode()
+
+
+def method_not_allowed_body() -> dict[str, Any]:
+    status, detail = METHOD_NOT_ALLOWED
+    return {"status_code": status, "detail": detail}
+
+
+def allow_header(methods: Iterable[str]) -> str:
+    """The ``Allow`` header of a 405: the methods the path serves (empty when it serves none)."""
+    return ", ".join(sorted({method.upper() for method in methods}))
+
+
+def method_not_allowed(allowed: Iterable[str]) -> tuple[int, dict[str, str], bytes]:
+    body = method_not_allowed_body()
+    headers = {"Content-Type": "application/json", "Allow": allow_header(allowed)}
+    return int(body["status_code"]), headers, json.dumps(body).encode()

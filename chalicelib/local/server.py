@@ -14,18 +14,28 @@ from typing import Any
 
 from chalice.app import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalChalice, LocalGatewayException, ThreadedHTTPServer
+from chalice.local import ChaliceRequestHandler, LocalChalice, LocalGatewayException, RouteMatcher, ThreadedHTTPServer
 
-from chalicelib.local.gateway import INTERNAL_ERROR, gateway_error
+from chalicelib.local.gateway import INTERNAL_ERROR, gateway_error, method_not_allowed
 from chalicelib.local.runtime import ThreadLocalLambdaContext
 
 
 class StackRequestHandler(ChaliceRequestHandler):
+    app_object: Chalice
+
+    def __init__(self, request: Any, client_address: Any, server: Any, app_object: Chalice, config: Config) -> None:
+        self.app_object = app_object  # before the base class handles the request
+        super().__init__(request, client_address, server, app_object=app_object, config=config)
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
         status, headers, body = gateway_error(error.CODE, dict(error.headers))
         self._send_http_response(status, dict(headers), body)
 
     def _generic_handle(self) -> None:
+        allowed = self._allowed_methods()
+        if allowed is not None and self.command not in allowed:
+            self._refuse_method(allowed)
+            return
         try:
             super()._generic_handle()
         except Exception:
@@ -33,6 +43,31 @@ class StackRequestHandler(ChaliceRequestHandler):
             self._send_http_response(500, {"Content-Type": "application/json"}, body)
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 to a verb without a ``do_<VERB>`` method (TRACE, CONNECT,
+        # anything made up); API Gateway's ``ANY`` methods answer 405, and so does this.
+        if name.startswith("do_"):
+            return self._refuse_unknown_method
+        raise AttributeError(name)
+
+    def _allowed_methods(self) -> set[str] | None:
+        """The methods the request's path serves; ``None`` when no route matches (the gateway's 404)."""
+        routes = self.app_object.routes
+        try:
+            matched = RouteMatcher(list(routes)).match_route(self.path)
+        except ValueError:
+            return None
+        return set(routes[matched.route])
+
+    def _refuse_unknown_method(self) -> None:
+        self._refuse_method(self._allowed_methods() or set())
+
+    def _refuse_method(self, allowed: set[str]) -> None:
+        # The body is not read: close the connection rather than parse what follows it.
+        self.close_connection = True
+        status, headers, body = method_not_allowed(allowed)
+        self._send_http_response(status, {**headers, "Connection": "close"}, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: every request is logged by the app itself."""
