@@ -14,6 +14,7 @@ from chalicelib.api.maintenance import maintenance_api
 from chalicelib.api.notify import notify_api
 from chalicelib.api.openapi import openapi_api
 from chalicelib.api.retention import retention_api
+from chalicelib.api.stats import stats_api
 from chalicelib.auth import auth_blueprint
 from chalicelib.errors import normalise_framework_errors
 from chalicelib.settings import get_settings
@@ -32,6 +33,7 @@ for blueprint in (
     notify_api,
     exports_api,
     retention_api,
+    stats_api,
 ):
     app.register_blueprint(blueprint)
 

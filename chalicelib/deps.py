@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from chalicelib.services.exports import ExportJobs
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.retention import RetentionService
+    from chalicelib.services.stats import StatsRecorder
+    from chalicelib.services.stats_read import StatsReader
 
 
 class Deps:
@@ -83,7 +85,23 @@ class Deps:
     def notifications(self) -> Notifications:
         from chalicelib.services.notifications import Notifications
 
-        return Notifications(self.settings, self.clock, self.ids)
+        return Notifications(self.settings, self.clock, self.ids, on_pending=self.stats.record_pending)
+
+    @cached_property
+    def stats(self) -> StatsRecorder:
+        from chalicelib.services.stats import StatsRecorder
+        from chalicelib.store.stats import default_stats_table
+
+        settings = self.settings
+        return StatsRecorder(default_stats_table(), self.clock, settings.stats_shards, settings.stats_pending_shards)
+
+    @cached_property
+    def stats_reader(self) -> StatsReader:
+        from chalicelib.services.stats_read import StatsReader
+        from chalicelib.store.stats import default_stats_table
+
+        settings = self.settings
+        return StatsReader(default_stats_table(), self.clock, settings.stats_shards, settings.stats_pending_shards)
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ TABLES = {
     "export_jobs": "VALHALLA_EXPORTS_TABLE",
     "data_retention_policies": "VALHALLA_RETENTION_TABLE",
     "purge_runs": "VALHALLA_PURGE_RUNS_TABLE",
+    "stats": "VALHALLA_STATS_TABLE",
 }
 
 # Logical queue name -> environment variable that names the physical queue.
@@ -105,6 +106,8 @@ class Settings:
     cursor_secret: str | None = field(default=None, repr=False)
     write_shards: int = 32
     config_cache_seconds: float = 5.0
+    stats_shards: int = 4
+    stats_pending_shards: int = 16
 
     def table(self, logical: str) -> str:
         return self.table_names[logical]
@@ -148,6 +151,9 @@ def load_settings() -> Settings:
         cursor_secret=os.environ.get("VALHALLA_CURSOR_SECRET") or None,
         write_shards=_shards("VALHALLA_WRITE_SHARDS", 32),
         config_cache_seconds=max(0.0, _float("VALHALLA_CONFIG_CACHE_SECONDS", 5.0)),
+        # Writers of an aggregate row pick one of N copies; readers query all N (see chalicelib.store.stats).
+        stats_shards=min(32, max(1, _int("VALHALLA_STATS_SHARDS", 4))),
+        stats_pending_shards=min(64, max(1, _int("VALHALLA_STATS_PENDING_SHARDS", 16))),
     )
 
 

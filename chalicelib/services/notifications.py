@@ -147,6 +147,8 @@ class DeliveryReport:
     channel_type: str | None = None
     error: str | None = None
     http_status: int | None = None
+    channel_id: int | None = None
+    latency_ms: float | None = None  # enqueue to sent, for the delivery analytics
 
 
 class Notifications:
@@ -160,11 +162,14 @@ class Notifications:
         rand: random.Random | None = None,
         monotonic: Callable[[], float] = time.perf_counter,
         notification_ids: TimeOrderedIds | None = None,
+        on_pending: Callable[[int, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.ids = ids
         self.notification_ids = notification_ids or TimeOrderedIds()
+        # Told (channel id, notification id) when an item becomes pending: the backlog gauge.
+        self.on_pending = on_pending
         self._sqs_factory = sqs
         self.registry = registry or Registry(settings)
         self.rand = rand or random.Random()
@@ -356,6 +361,8 @@ class Notifications:
             requested_by=principal.name,
         )
         item.save(condition=OutboxItem.id.does_not_exist())
+        if self.on_pending:
+            self.on_pending(int(channel.id), int(item.id))
         self._send_to_queue(int(item.id))
         return notification_view(item)
 
@@ -413,6 +420,8 @@ class Notifications:
                     f"Only a failed notification can be retried; notification {notification_id} is {current.status}."
                 ) from None
             raise
+        if self.on_pending:
+            self.on_pending(int(item.channel_id), notification_id)
         self._send_to_queue(notification_id)
         return notification_view(item)
 
@@ -613,4 +622,6 @@ class Notifications:
             channel_type=item.channel_type,
             error=entry.error,
             http_status=result.http_status,
+            channel_id=int(item.channel_id),
+            latency_ms=(now - parse_iso(item.created_at)).total_seconds() * 1000 if outcome is Outcome.sent else None,
         )

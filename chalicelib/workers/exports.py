@@ -409,6 +409,7 @@ class ExportWorker:
             ],
         )
         get_logger().info("export completed", extra={"job_id": run.job_id, "rows": rows, "bytes": size})
+        self.deps.stats.record_export(item.job_type, "completed", rows, size, _seconds(item, completed_at))
         self.jobs.notify_finished(item)
         return "completed"
 
@@ -460,6 +461,7 @@ class ExportWorker:
             )
         except Stopped:
             return self._stopped(run)
+        self.deps.stats.record_export(run.item.job_type, "failed")
         self.jobs.notify_finished(run.item)
         return "failed"
 
@@ -468,6 +470,11 @@ class ExportWorker:
         fresh = Checkpoint(key=run.checkpoint.key, restarts=run.checkpoint.restarts + 1)
         self._save_checkpoint(run, fresh)
         return self._hand_off(run)
+
+
+def _seconds(item: ExportJobItem, completed_at: str) -> float | None:
+    started = item.started_at or item.created_at
+    return (parse_iso(completed_at) - parse_iso(started)).total_seconds() if started else None
 
 
 def describe(exc: Exception) -> str:

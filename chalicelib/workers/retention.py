@@ -409,8 +409,23 @@ class Purgers:
         return purger.unavailable_reason()
 
 
+class AnalyticsPurger(StatusIndexPurger):
+    """The analytics' time-bucketed rows (chalicelib.store.stats) whose bucket ended before the cutoff."""
+
+    category = "analytics"
+    statuses = ("stats",)
+    module = "chalicelib.store.stats"
+    model_name = "StatsRow"
+    index_attr = "by_end"
+
+
 def default_purgers(audit: AuditLog, s3: Callable[[], Any], bucket: Callable[[], str]) -> Purgers:
-    purgers: list[Purger] = [AuditLogPurger(audit), NotificationsPurger(), ExportJobsPurger(s3, bucket)]
+    purgers: list[Purger] = [
+        AuditLogPurger(audit),
+        NotificationsPurger(),
+        ExportJobsPurger(s3, bucket),
+        AnalyticsPurger(),
+    ]
     return Purgers({purger.category: purger for purger in purgers})
 
 

@@ -1,0 +1,228 @@
+"""Aggregate rows of the analytics: one table, ``pk`` + ``sk``, numbers added with ``UpdateItem ADD``.
+
+Row kinds (``pk`` / ``sk``):
+
+- delivery counters: ``dlv#<m|h|d>#<channel id|all>#<partition>#<shard>`` / bucket start
+  (``2026-12-01T21:14Z``); a partition is a day of minute rows, a month of hour rows or
+  a year of day rows, so one Query per shard reads up to 1,440 buckets;
+- export outcomes: ``exp#<YYYY-MM>`` / ``<YYYY-MM-DDTHH>#<job type>`` (hour rows of a month);
+- the pending gauge: ``pend#<shard>`` / channel id (added to on enqueue, taken from on a
+  final outcome).
+
+A writer picks one of ``shards`` copies of a row (a batch's shard is random), so no key
+takes more than its share of the write rate; a reader queries every copy in parallel and
+adds them up. Rows carry ``kind`` and ``ends`` (set once) for the sparse ``by_end``
+index the retention purge reads (category ``analytics``). Numbers are written with the low-level client because the
+attribute names of a histogram (``h0``..``hN``) are data, not schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.store.base import TableMeta, register
+
+STATS_KIND = "stats"
+PURGE_INDEX = "by_end"
+
+
+class StatsByEnd(GlobalSecondaryIndex["StatsRow"]):
+    class Meta:
+        index_name = PURGE_INDEX
+        projection = KeysOnlyProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    ends = UnicodeAttribute(range_key=True)
+
+
+@register
+class StatsRow(Model):
+    """The table's schema; counters (``sent``, ``failed``, ``h3``...) are added by name."""
+
+    class Meta(TableMeta):
+        logical_name = "stats"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)  # absent on gauges: they are never purged
+    ends = UnicodeAttribute(null=True)  # when the row's time bucket ends: purged once that is past the cutoff
+    pending = NumberAttribute(null=True)
+
+    by_end = StatsByEnd()
+
+
+@dataclass
+class QueryCount:
+    """How many DynamoDB requests a read made (the stats endpoints report and test it)."""
+
+    queries: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, count: int = 1) -> None:
+        self.queries += count
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + count
+
+
+@dataclass(frozen=True)
+class Increment:
+    pk: str
+    sk: str
+    counts: dict[str, float]
+    ends: str | None = None  # when the bucket ends (ISO): makes the row purgeable by time
+
+
+class StatsTable:
+    """Adds to aggregate rows and reads them back; ``client`` is a boto3 DynamoDB client getter."""
+
+    def __init__(self, client: Callable[[], Any], table_name: Callable[[], str], workers: int = 8) -> None:
+        self._client = client
+        self._table_name = table_name
+        self.workers = workers
+
+    def add(self, increment: Increment) -> None:
+        counts = {name: value for name, value in increment.counts.items() if value}
+        if not counts:
+            return
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        adds = []
+        for index, (name, value) in enumerate(sorted(counts.items())):
+            names[f"#n{index}"] = name
+            values[f":v{index}"] = {"N": _number(value)}
+            adds.append(f"#n{index} :v{index}")
+        expression = "ADD " + ", ".join(adds)
+        if increment.ends is not None:
+            names.update({"#kind": "kind", "#ends": "ends"})
+            values.update({":kind": {"S": STATS_KIND}, ":ends": {"S": increment.ends}})
+            expression += " SET #kind = if_not_exists(#kind, :kind), #ends = if_not_exists(#ends, :ends)"
+        self._client().update_item(
+            TableName=self._table_name(),
+            Key={"pk": {"S": increment.pk}, "sk": {"S": increment.sk}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def add_all(self, increments: Iterable[Increment]) -> None:
+        for increment in increments:
+            self.add(increment)
+
+    def query_many(
+        self, ranges: list[tuple[str, str | None, str | None]], count: QueryCount, kind: str
+    ) -> list[dict[str, Any]]:
+        """Every row of each ``(pk, sk from, sk to)``, the partitions queried in parallel."""
+        if not ranges:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(ranges))) as pool:
+            results = list(pool.map(self._query_range, ranges))
+        rows: list[dict[str, Any]] = []
+        for items, pages in results:
+            count.add(kind, pages)
+            rows.extend(items)
+        return rows
+
+    def _query_range(self, key_range: tuple[str, str | None, str | None]) -> tuple[list[dict[str, Any]], int]:
+        pk, low, high = key_range
+        names = {"#pk": "pk"}
+        values: dict[str, Any] = {":pk": {"S": pk}}
+        condition = "#pk = :pk"
+        if low is not None and high is not None:
+            names["#sk"] = "sk"
+            values.update({":lo": {"S": low}, ":hi": {"S": high}})
+            condition += " AND #sk BETWEEN :lo AND :hi"
+        request: dict[str, Any] = {
+            "TableName": self._table_name(),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        items: list[dict[str, Any]] = []
+        pages = 0
+        while True:
+            page = self._client().query(**request)
+            pages += 1
+            items.extend(_plain(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items, pages
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(round(float(value), 3))
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A low-level item as plain values (numbers as float, strings as str)."""
+    plain: dict[str, Any] = {}
+    for name, typed in item.items():
+        if "N" in typed:
+            plain[name] = float(typed["N"])
+        elif "S" in typed:
+            plain[name] = typed["S"]
+    return plain
+
+
+def default_stats_table() -> StatsTable:
+    from chalicelib import aws
+
+    return StatsTable(lambda: aws.client("dynamodb"), lambda: StatsRow.Meta.table_name)
+
+
+# --- what the backlog reads beside the gauge: a handful of bounded queries on real state --------
+
+
+def oldest_pending_created_at(count: QueryCount) -> str | None:
+    """The oldest ``pending`` outbox item's ``created_at`` (the ``by_status`` index, one item)."""
+    from chalicelib.store.notifications import OutboxItem
+
+    count.add("outbox.by_status")
+    for item in OutboxItem.by_status.query("pending", scan_index_forward=True, limit=1, page_size=1):
+        return str(item.created_at)
+    return None
+
+
+def active_exports(count: QueryCount, limit: int = 50) -> list[dict[str, Any]]:
+    """Export jobs ``running`` or ``pending`` (the ``by_status`` index, a page each)."""
+    from chalicelib.store.exports import ExportJobItem
+
+    jobs = []
+    for status in ("running", "pending"):
+        count.add("export_jobs.by_status")
+        for item in ExportJobItem.by_status.query(status, limit=limit, page_size=limit):
+            jobs.append(
+                {
+                    "id": int(item.id),
+                    "job_type": item.job_type,
+                    "status": item.status,
+                    "rows_written": int(item.rows_written or 0),
+                    "created_at": item.created_at,
+                    "started_at": item.started_at,
+                }
+            )
+    return jobs
+
+
+def active_purge_runs(count: QueryCount, recent: int = 20) -> list[dict[str, Any]]:
+    """Purge runs not finished among the most recent ones (runs are started daily or by hand)."""
+    from chalicelib.store.retention import RUN_KIND, PurgeRunItem
+
+    count.add("purge_runs.by_created")
+    runs = []
+    for item in PurgeRunItem.by_created.query(RUN_KIND, scan_index_forward=False, limit=recent, page_size=recent):
+        if item.status in ("pending", "running"):
+            runs.append(
+                {
+                    "id": int(item.id),
+                    "status": item.status,
+                    "dry_run": bool(item.dry_run),
+                    "created_at": item.created_at,
+                }
+            )
+    return runs
