@@ -7,6 +7,7 @@ pay for the delivery, export and purge code.
 from chalice import Chalice, Rate
 
 from chalicelib.api.audit import audit_api
+from chalicelib.api.console import console_api
 from chalicelib.api.exports import exports_api
 from chalicelib.api.health import health_api
 from chalicelib.api.keys import keys_api
@@ -34,6 +35,7 @@ for blueprint in (
     exports_api,
     retention_api,
     stats_api,
+    console_api,
 ):
     app.register_blueprint(blueprint)
 

@@ -61,6 +61,7 @@ class RouteDoc:
     response: Any = None
     summary: str = ""
     errors: tuple[int, ...] = ()
+    media_type: str = "application/json"  # of the success response (the console's page and assets differ)
 
 
 @dataclass
@@ -213,6 +214,7 @@ def endpoint(
     query: type[BaseModel] | None = None,
     response: Any = None,
     errors: tuple[int, ...] = (),
+    media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Wrap a view: check the caller's role (``None``: public), run it, map its errors.
 
@@ -230,6 +232,7 @@ def endpoint(
             response=response,
             summary=(view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
             errors=errors,
+            media_type=media_type,
         )
 
         @wraps(view)
@@ -248,8 +251,11 @@ def endpoint(
                             f"This action needs the {role.value} role; your key has {principal.role.value}."
                         )
                 result = view(Call(request, principal, info, doc), **url_params)
-                reply = result if isinstance(result, Reply) else Reply(result, status)
-                response = json_response(reply.body, reply.status, reply.headers)
+                if isinstance(result, Response):  # a view that is not JSON (the console's page) answers as it is
+                    response = result
+                else:
+                    reply = result if isinstance(result, Reply) else Reply(result, status)
+                    response = json_response(reply.body, reply.status, reply.headers)
             except ApiError as exc:
                 response = error_response(exc)
             except PynamoDBException as exc:

@@ -198,8 +198,13 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _response(description: str, schema: dict[str, Any], headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+def _response(
+    description: str,
+    schema: dict[str, Any],
+    headers: dict[str, Any] | None = None,
+    media_type: str = "application/json",
+) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {media_type: {"schema": schema}}}
     if headers:
         response["headers"] = headers
     return response
@@ -253,7 +258,9 @@ def _operation(path: str, method: str, entry: Any, schemas: _Schemas, operation_
         }
 
     success = schemas.schema(doc.response, "serialization")
-    responses: dict[str, Any] = {str(doc.status): _response("Success.", success)}
+    if doc.media_type != "application/json":
+        success = {"type": "string"}
+    responses: dict[str, Any] = {str(doc.status): _response("Success.", success, media_type=doc.media_type)}
     if method == "POST" and doc.status == 201:
         # Create-or-update routes answer 200 when the resource already existed.
         responses["200"] = _response("Success: the resource already existed and was updated.", success)
