@@ -13,8 +13,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+# The project itself is installed too (editable, no dependencies of its own): that puts the
+# `valhalla` command (pyproject's [project.scripts]) into $(BIN).
+$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 # The CDK app's dependencies, in the same venv but never in the Lambda package.
@@ -28,11 +31,11 @@ run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m chalicelib.local
 
 lint: $(STAMP)
-	$(BIN)/ruff check chalicelib app.py tests bench infra
-	$(BIN)/ruff format --check chalicelib app.py
+	$(BIN)/ruff check chalicelib valhalla_cli app.py tests bench infra
+	$(BIN)/ruff format --check chalicelib valhalla_cli app.py
 
 typecheck: $(STAMP)
-	$(BIN)/mypy chalicelib
+	$(BIN)/mypy chalicelib valhalla_cli
 
 unit: $(STAMP) $(INFRA_STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -1,0 +1,1 @@
+"""``valhalla``: the operator's command line over the Valhalla Ops HTTP API."""
