@@ -8,17 +8,18 @@ V.s = function (tag, attrs) {
   return node;
 };
 
-V.deliveryChart = function (buckets) {
-  var width = 900, height = 220, left = 40, bottom = 20, top = 10;
+V.deliveryChart = function (buckets, width) {
+  width = Math.max(300, Math.floor(width || 900));
+  var height = 220, left = 40, bottom = 20, top = 10;
   var svg = V.s("svg", { class: "chart", viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": "deliveries per minute" });
   var peak = Math.max(1, Math.max.apply(null, buckets.map(function (b) { return b.sent + b.failed; })));
   var plotHeight = height - bottom - top;
   var step = (width - left) / Math.max(1, buckets.length);
   svg.appendChild(V.s("line", { class: "axis", x1: left, y1: height - bottom, x2: width, y2: height - bottom }));
-  [0, 0.5, 1].forEach(function (fraction) {
-    var y = height - bottom - fraction * plotHeight;
+  (peak >= 2 ? [0, Math.round(peak / 2), peak] : [0, peak]).forEach(function (value) {
+    var y = height - bottom - (value / peak) * plotHeight;
     var label = V.s("text", { x: 2, y: y + 4 });
-    label.textContent = String(Math.round(peak * fraction));
+    label.textContent = String(value);
     svg.appendChild(label);
   });
   buckets.forEach(function (bucket, index) {

@@ -55,7 +55,7 @@ V.pages.overview = async function (section) {
       figure("Oldest pending", backlog.oldest_pending_age_seconds === null ? "-" : Math.round(backlog.oldest_pending_age_seconds) + " s", "oldest"),
       figure("Running exports / purges", backlog.running_exports.length + " / " + backlog.running_purges.length, "running"),
     ]);
-    V.clear(chartSlot).appendChild(V.deliveryChart(stats.buckets));
+    V.clear(chartSlot).appendChild(V.deliveryChart(stats.buckets, chartSlot.clientWidth));
     V.clear(failuresSlot).appendChild(V.table([
       ["id", function (n) { return n.id; }],
       ["channel", function (n) { return n.channel_id; }],
