@@ -80,7 +80,10 @@ def exports_create(
 ) -> None:
     """Start an export job (operator); with --wait, follow it and download the result."""
     client = api(ctx)
-    body: dict[str, Any] = {"job_type": job_type, "filter_params": with_default_range(job_type, parse_pairs(filters, "--filter"))}
+    body: dict[str, Any] = {
+        "job_type": job_type,
+        "filter_params": with_default_range(job_type, parse_pairs(filters, "--filter")),
+    }
     if export_format:
         body["format"] = export_format
     job = client.post("/system/exports/", body)

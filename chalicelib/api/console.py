@@ -42,7 +42,11 @@ def asset(name: str) -> str:
 
 
 def _file(name: str, media_type: str, cache_control: str) -> Response:
-    headers: dict[str, str | list[str]] = {**HEADERS, "Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": cache_control}
+    headers: dict[str, str | list[str]] = {
+        **HEADERS,
+        "Content-Type": f"{media_type}; charset=utf-8",
+        "Cache-Control": cache_control,
+    }
     return Response(body=asset(name), status_code=200, headers=headers)
 
 
