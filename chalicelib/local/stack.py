@@ -256,8 +256,8 @@ class LocalStack:
         schedules = ", ".join(f"{job.name} {job.expression}" for job in self.scheduler.jobs) if self.scheduler else ""
         return [
             f"Valhalla Ops local stack listening on {self.base_url} - "
-            f"authenticate with the header 'Authorization: Bearer {token}' ({origin})",
-            f"Operator console: {self.base_url}/console - sign in with the same token",
+            f"authenticate with the header 'Authorization: Bearer {token}' ({origin}); "
+            f"operator console: {self.base_url}/console (sign in with that token)",
             f"Webhooks to private addresses (127.0.0.1, 10.x...) are {private} here: "
             f"VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS={str(settings.allow_private_webhook_targets).lower()}",
             f"Embedded AWS (moto) at {self.endpoint_url}, stage {self.stage}; "
