@@ -50,7 +50,7 @@ class AwsCallCounter:
     def hook_existing(self) -> None:
         """Hook the clients already built: ``chalicelib.aws``'s cache and PynamoDB's connections."""
         from chalicelib import aws
-        from chalicelib.store.base import all_models
+        from chalicelib.store.models import all_models
 
         for service in ("dynamodb", "sqs", "s3", "ses", "sns"):
             self.hook(aws.client(service))

@@ -115,7 +115,7 @@ def _purge(counter: Any, category: str) -> dict[str, Any]:
     from chalicelib.clock import FixedClock
     from chalicelib.deps import get_deps
     from chalicelib.domain.retention import SetPolicy
-    from chalicelib.workers.retention import Unlimited
+    from chalicelib.purge.budget import Unlimited
 
     deps = get_deps()
     deps.clock = FixedClock(NOW)

@@ -64,9 +64,11 @@ class Deps:
     @cached_property
     def retention(self) -> RetentionService:
         from chalicelib import aws
+        from chalicelib.purge.engine import DynamoPurgeEngine
+        from chalicelib.purge.purgers import default_purgers
+        from chalicelib.purge.queue import PurgeQueue
         from chalicelib.resources import queue_url
         from chalicelib.services.retention import RetentionService
-        from chalicelib.workers.retention import DynamoPurgeEngine, PurgeQueue, default_purgers
 
         settings = self.settings
         return RetentionService(

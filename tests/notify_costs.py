@@ -33,7 +33,7 @@ class CallCounter:
     def hook_all(self) -> None:
         from chalicelib import aws
         from chalicelib.store.audit import AuditDays
-        from chalicelib.store.base import all_models
+        from chalicelib.store.models import all_models
         from chalicelib.store.notifications import ChannelNameMarker
 
         clients = [aws.client(name) for name in ("dynamodb", "sqs", "ses", "sns")]

@@ -14,7 +14,7 @@ from chalicelib.deps import reset_deps
 from chalicelib.domain.common import Role
 from chalicelib.domain.keys import CreateKey
 from chalicelib.settings import reset_settings
-from chalicelib.store.base import reset_connections
+from chalicelib.store.models import reset_connections
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -208,7 +208,8 @@ def test_cli_creates_a_key_and_prints_the_token_once(aws: None, capsys: pytest.C
 
 def test_every_key_schema_lists_the_partition_key_first() -> None:
     """DynamoDB (and CloudFormation) refuse a key schema that starts with the sort key."""
-    from chalicelib.store.base import all_models, table_spec
+    from chalicelib.store.base import table_spec
+    from chalicelib.store.models import all_models
 
     for model in all_models():
         spec = table_spec(model)

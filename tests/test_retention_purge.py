@@ -8,8 +8,8 @@ from chalice.test import Client
 
 from chalicelib.clock import FixedClock
 from chalicelib.deps import get_deps
+from chalicelib.purge.budget import Unlimited
 from chalicelib.store.audit import AuditItem
-from chalicelib.workers.retention import Unlimited
 from tests.retention_support import (  # noqa: F401
     NOW,
     add_audit_events,

@@ -45,7 +45,7 @@ def reset_caches() -> None:
     from chalicelib.aws import reset_clients
     from chalicelib.deps import reset_deps
     from chalicelib.settings import reset_settings
-    from chalicelib.store.base import reset_connections
+    from chalicelib.store.models import reset_connections
 
     reset_settings()
     reset_deps()

@@ -49,27 +49,6 @@ def register(model: type[Model]) -> type[Model]:
     return model
 
 
-def all_models() -> list[type[Model]]:
-    # Importing the model modules fills the registry.
-    import chalicelib.store.models  # noqa: F401
-
-    return list(MODELS)
-
-
-def reset_connections() -> None:
-    """Forget cached connections (the endpoint or credentials changed).
-
-    Every model class counts, also those that are items of another table and so are
-    not registered as tables of their own (``AuditDays`` lives in the counters table).
-    """
-    all_models()
-    pending: list[type[Model]] = list(Model.__subclasses__())
-    while pending:
-        model = pending.pop()
-        model._connection = None
-        pending.extend(model.__subclasses__())
-
-
 def table_spec(model: type[Model]) -> dict[str, Any]:
     """The model as a DynamoDB ``CreateTable`` request: the one definition of keys and indexes.
 
@@ -113,21 +92,3 @@ def ttl_attribute(model: type[Model]) -> str | None:
         if isinstance(attribute, TTLAttribute):
             return attribute.attr_name or name
     return None
-
-
-def create_tables() -> None:
-    """Create every registered table that does not exist yet (the local stack, the tests)."""
-    from chalicelib import aws
-
-    dynamodb = aws.client("dynamodb")
-    existing = set(dynamodb.list_tables()["TableNames"])
-    for model in all_models():
-        spec = table_spec(model)
-        if spec["TableName"] in existing:
-            continue
-        dynamodb.create_table(**spec)
-        ttl = ttl_attribute(model)
-        if ttl:
-            dynamodb.update_time_to_live(
-                TableName=spec["TableName"], TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
-            )

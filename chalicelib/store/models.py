@@ -1,4 +1,47 @@
-"""Imports every PynamoDB model so the registry in :mod:`chalicelib.store.base` is complete."""
+"""Every PynamoDB model of the system, and what needs all of them (table creation, connections).
 
-# Capability modules register their own models when imported here.
-from chalicelib.store import audit, counters, exports, idempotency, keys, maintenance, notifications, retention, stats  # noqa: F401  # noqa: F401,E402
+Importing the model modules fills the registry in :mod:`chalicelib.store.base`.
+"""
+
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+from chalicelib.store import audit, counters, exports, idempotency, keys, maintenance, notifications, retention, stats  # noqa: F401
+from chalicelib.store.base import MODELS, table_spec, ttl_attribute
+
+
+def all_models() -> list[type[Model]]:
+    return list(MODELS)
+
+
+def reset_connections() -> None:
+    """Forget cached connections (the endpoint or credentials changed).
+
+    Every model class counts, also those that are items of another table and so are
+    not registered as tables of their own (``AuditDays`` lives in the counters table).
+    """
+    all_models()
+    pending: list[type[Model]] = list(Model.__subclasses__())
+    while pending:
+        model = pending.pop()
+        model._connection = None
+        pending.extend(model.__subclasses__())
+
+
+def create_tables() -> None:
+    """Create every registered table that does not exist yet (the local stack, the tests)."""
+    from chalicelib import aws
+
+    dynamodb = aws.client("dynamodb")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for model in all_models():
+        spec = table_spec(model)
+        if spec["TableName"] in existing:
+            continue
+        dynamodb.create_table(**spec)
+        ttl = ttl_attribute(model)
+        if ttl:
+            dynamodb.update_time_to_live(
+                TableName=spec["TableName"], TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+            )

@@ -21,7 +21,8 @@ from stacks.gateway import RESPONSES
 from stacks.names import dead_letter_queue_name, function_name, stage_settings
 
 from chalicelib.settings import QUEUES, TABLES, get_settings
-from chalicelib.store.base import all_models, table_spec, ttl_attribute
+from chalicelib.store.base import table_spec, ttl_attribute
+from chalicelib.store.models import all_models
 from tests.infra.conftest import Synthesized
 
 # --- helpers -----------------------------------------------------------------

@@ -14,7 +14,7 @@ from chalice.test import Client
 
 from chalicelib import aws
 from chalicelib.deps import get_deps
-from chalicelib.workers.retention import DynamoPurgeEngine
+from chalicelib.purge.engine import DynamoPurgeEngine
 from tests.reliability.faults import Faults
 from tests.retention_support import (  # noqa: F401
     add_outbox,

@@ -1,0 +1,1 @@
+"""The purge engine that the retention service and the purge worker share."""
