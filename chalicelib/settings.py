@@ -35,42 +35,113 @@ QUEUES = {
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
+class SettingsError(ValueError):
+    """One or more ``VALHALLA_*`` variables hold a value of the wrong form; says which and what form."""
+
+
+class _Env:
+    """Reads environment variables, collecting every malformed one instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        raw = os.environ.get(name)
+        return None if raw is None or raw.strip() == "" else raw
+
+    def _bad(self, name: str, raw: str, form: str) -> None:
+        self.errors.append(f"{name}={raw!r}: expected {form}")
+
+    def text(self, name: str, default: str) -> str:
+        return os.environ.get(name, default)
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        value = raw.strip().lower()
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off"}:
+            return False
+        self._bad(name, raw, "a boolean (true/false, 1/0, yes/no, on/off)")
+        return default
+
+    def whole(self, name: str, default: int, minimum: int | None = None) -> int:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or (minimum is not None and value < minimum):
+            self._bad(name, raw, "a whole number" + (f" >= {minimum}" if minimum is not None else ""))
+            return default
+        return value
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if value is None or value != value or value < 0:
+            self._bad(name, raw, "a non-negative number of seconds (e.g. 5 or 2.5)")
+            return default
+        return value
+
+    def schedule(self, name: str) -> tuple[int, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return DEFAULT_RETRY_SCHEDULE
+        try:
+            steps = tuple(int(part) for part in raw.split(",") if part.strip())
+        except ValueError:
+            steps = ()
+        if not steps or any(step < 0 for step in steps):
+            self._bad(name, raw, "comma-separated non-negative seconds (e.g. 5,300,1800)")
+            return DEFAULT_RETRY_SCHEDULE
+        return steps
+
+    def shards(self, name: str, default: int) -> int:
+        """Write shards of a hot key: a power of two up to 32, so ids' round-robin low bits spread evenly."""
+        value = self.whole(name, default)
+        if value not in (1, 2, 4, 8, 16, 32):
+            self._bad(name, str(value), "one of 1, 2, 4, 8, 16, 32")
+            return default
+        return value
+
+    def check(self) -> None:
+        if self.errors:
+            raise SettingsError("invalid settings: " + "; ".join(self.errors))
+
+
+# One-variable readers, each raising SettingsError at once for a malformed value.
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else int(raw)  # type: ignore[arg-type]
+    env = _Env()
+    value = env.whole(name, default)
+    env.check()
+    return value
 
 
 def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else float(raw)  # type: ignore[arg-type]
+    env = _Env()
+    value = env.seconds(name, default)
+    env.check()
+    return value
 
 
-def _schedule(name: str) -> tuple[int, ...]:
-    raw = os.environ.get(name, "")
-    if not raw.strip():
-        return DEFAULT_RETRY_SCHEDULE
-    steps = tuple(int(part) for part in raw.split(",") if part.strip())
-    if not steps or any(step < 0 for step in steps):
-        raise ValueError(f"{name} must be comma-separated non-negative seconds")
-    return steps
-
-
-def _shards(name: str, default: int) -> int:
-    """Write shards of a hot key: a power of two up to 32, so ids' round-robin low bits spread evenly."""
-    value = _int(name, default)
-    if value not in (1, 2, 4, 8, 16, 32):
-        raise ValueError(f"{name} must be one of 1, 2, 4, 8, 16, 32")
+def _bool(name: str, default: bool) -> bool:
+    env = _Env()
+    value = env.flag(name, default)
+    env.check()
     return value
 
 
@@ -117,44 +188,50 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    stage = _env("VALHALLA_STAGE", "local")
+    """Read every setting; a malformed ``VALHALLA_*`` value raises :class:`SettingsError` naming it."""
+    env = _Env()
+    stage = env.text("VALHALLA_STAGE", "local")
     prefix = f"valhalla-{stage}"
-    return Settings(
+    settings = Settings(
         stage=stage,
-        region=os.environ.get("AWS_REGION") or _env("AWS_DEFAULT_REGION", "us-east-1"),
+        region=os.environ.get("AWS_REGION") or env.text("AWS_DEFAULT_REGION", "us-east-1"),
         aws_endpoint_url=os.environ.get("VALHALLA_AWS_ENDPOINT_URL") or None,
-        table_names={logical: _env(var, f"{prefix}-{logical.replace('_', '-')}") for logical, var in TABLES.items()},
-        queue_names={logical: _env(var, f"{prefix}-{logical}") for logical, var in QUEUES.items()},
-        exports_bucket=_env("VALHALLA_EXPORTS_BUCKET", f"{prefix}-exports"),
-        maintenance_cache_seconds=_float("VALHALLA_MAINTENANCE_CACHE_SECONDS", 5.0),
-        shield_retry_after_seconds=_int("VALHALLA_SHIELD_RETRY_AFTER_SECONDS", 300),
-        id_block_size=max(1, _int("VALHALLA_ID_BLOCK_SIZE", 10)),
-        max_body_bytes=_int("VALHALLA_MAX_BODY_BYTES", 256 * 1024),
-        retry_schedule=_schedule("VALHALLA_RETRY_SCHEDULE"),
-        allow_private_webhook_targets=_bool("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
-        webhook_timeout_seconds=_float("VALHALLA_WEBHOOK_TIMEOUT_SECONDS", 10.0),
-        email_sender=_env("VALHALLA_EMAIL_SENDER", "notifications@valhalla.example.com"),
-        lease_seconds=_int("VALHALLA_LEASE_SECONDS", 60),
-        sweep_grace_seconds=_int("VALHALLA_SWEEP_GRACE_SECONDS", 120),
-        export_part_bytes=max(5 * 1024 * 1024, _int("VALHALLA_EXPORT_PART_BYTES", 8 * 1024 * 1024)),
-        export_url_seconds=_int("VALHALLA_EXPORT_URL_SECONDS", 900),
-        export_reserve_seconds=_float("VALHALLA_EXPORT_RESERVE_SECONDS", 60.0),
-        export_checkpoint_pages=max(1, _int("VALHALLA_EXPORT_CHECKPOINT_PAGES", 20)),
-        idempotency_ttl_seconds=_int("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
-        log_level=_env("VALHALLA_LOG_LEVEL", "INFO"),
+        table_names={
+            logical: env.text(var, f"{prefix}-{logical.replace('_', '-')}") for logical, var in TABLES.items()
+        },
+        queue_names={logical: env.text(var, f"{prefix}-{logical}") for logical, var in QUEUES.items()},
+        exports_bucket=env.text("VALHALLA_EXPORTS_BUCKET", f"{prefix}-exports"),
+        maintenance_cache_seconds=env.seconds("VALHALLA_MAINTENANCE_CACHE_SECONDS", 5.0),
+        shield_retry_after_seconds=env.whole("VALHALLA_SHIELD_RETRY_AFTER_SECONDS", 300, minimum=0),
+        id_block_size=max(1, env.whole("VALHALLA_ID_BLOCK_SIZE", 10)),
+        max_body_bytes=env.whole("VALHALLA_MAX_BODY_BYTES", 256 * 1024, minimum=1),
+        retry_schedule=env.schedule("VALHALLA_RETRY_SCHEDULE"),
+        allow_private_webhook_targets=env.flag("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
+        webhook_timeout_seconds=env.seconds("VALHALLA_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        email_sender=env.text("VALHALLA_EMAIL_SENDER", "notifications@valhalla.example.com"),
+        lease_seconds=env.whole("VALHALLA_LEASE_SECONDS", 60, minimum=0),
+        sweep_grace_seconds=env.whole("VALHALLA_SWEEP_GRACE_SECONDS", 120, minimum=0),
+        export_part_bytes=max(5 * 1024 * 1024, env.whole("VALHALLA_EXPORT_PART_BYTES", 8 * 1024 * 1024)),
+        export_url_seconds=env.whole("VALHALLA_EXPORT_URL_SECONDS", 900, minimum=1),
+        export_reserve_seconds=env.seconds("VALHALLA_EXPORT_RESERVE_SECONDS", 60.0),
+        export_checkpoint_pages=max(1, env.whole("VALHALLA_EXPORT_CHECKPOINT_PAGES", 20)),
+        idempotency_ttl_seconds=env.whole("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1),
+        log_level=env.text("VALHALLA_LOG_LEVEL", "INFO"),
         local_admin_token=os.environ.get("VALHALLA_ADMIN_TOKEN") or None,
-        local_pump_concurrency=max(1, _int("VALHALLA_LOCAL_PUMP_CONCURRENCY", 4)),
-        purge_schedule=_env("VALHALLA_PURGE_SCHEDULE", "cron(0 3 * * ? *)"),
-        purge_reserve_seconds=_float("VALHALLA_PURGE_RESERVE_SECONDS", 20.0),
-        purge_archive_poll_seconds=min(900, max(0, _int("VALHALLA_PURGE_ARCHIVE_POLL_SECONDS", 60))),
+        local_pump_concurrency=max(1, env.whole("VALHALLA_LOCAL_PUMP_CONCURRENCY", 4)),
+        purge_schedule=env.text("VALHALLA_PURGE_SCHEDULE", "cron(0 3 * * ? *)"),
+        purge_reserve_seconds=env.seconds("VALHALLA_PURGE_RESERVE_SECONDS", 20.0),
+        purge_archive_poll_seconds=min(900, max(0, env.whole("VALHALLA_PURGE_ARCHIVE_POLL_SECONDS", 60))),
         # Signs pagination cursors; unset, each process makes its own (tests, the local stack).
         cursor_secret=os.environ.get("VALHALLA_CURSOR_SECRET") or None,
-        write_shards=_shards("VALHALLA_WRITE_SHARDS", 32),
-        config_cache_seconds=max(0.0, _float("VALHALLA_CONFIG_CACHE_SECONDS", 5.0)),
+        write_shards=env.shards("VALHALLA_WRITE_SHARDS", 32),
+        config_cache_seconds=env.seconds("VALHALLA_CONFIG_CACHE_SECONDS", 5.0),
         # Writers of an aggregate row pick one of N copies; readers query all N (see chalicelib.store.stats).
-        stats_shards=min(32, max(1, _int("VALHALLA_STATS_SHARDS", 4))),
-        stats_pending_shards=min(64, max(1, _int("VALHALLA_STATS_PENDING_SHARDS", 16))),
+        stats_shards=min(32, max(1, env.whole("VALHALLA_STATS_SHARDS", 4))),
+        stats_pending_shards=min(64, max(1, env.whole("VALHALLA_STATS_PENDING_SHARDS", 16))),
     )
+    env.check()
+    return settings
 
 
 @lru_cache(maxsize=1)
