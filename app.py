@@ -24,8 +24,8 @@ from chalicelib.settings import get_settings
 app = Chalice(app_name="valhalla", configure_logs=False)
 app.api.cors = False
 
+app.register_blueprint(auth_blueprint)
 for blueprint in (
-    auth_blueprint,
     health_api,
     openapi_api,
     maintenance_api,
@@ -37,7 +37,7 @@ for blueprint in (
     stats_api,
     console_api,
 ):
-    app.register_blueprint(blueprint)
+    app.register_blueprint(blueprint, url_prefix=blueprint.url_prefix)
 
 
 @app.middleware("http")

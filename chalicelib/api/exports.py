@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
-
-from chalicelib.auth import api_key_authorizer
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Page, Role, page_body
 from chalicelib.domain.exports import CreateExport, DownloadLink, ExportJobView, ExportQuery, StatusUpdate
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
 
-exports_api = Blueprint(__name__)
+exports_api = ApiBlueprint(__name__, "/system/exports")
 
 
-@exports_api.route("/system/exports", methods=["POST"], authorizer=api_key_authorizer)
+@exports_api.route("/", methods=["POST"])
 @endpoint(exports_api, role=Role.operator, status=201, body=CreateExport, response=ExportJobView, errors=(409,))
 @shield
 def create_export(call: Call) -> Reply:
@@ -37,7 +35,7 @@ def create_export(call: Call) -> Reply:
     return Reply(view, 201)
 
 
-@exports_api.route("/system/exports", methods=["GET"], authorizer=api_key_authorizer)
+@exports_api.route("/", methods=["GET"])
 @endpoint(exports_api, role=Role.viewer, query=ExportQuery, response=Page[ExportJobView])
 def list_exports(call: Call) -> dict[str, Any]:
     """List export jobs newest first, filtered by status and job_type."""
@@ -45,14 +43,14 @@ def list_exports(call: Call) -> dict[str, Any]:
     return page_body(*get_deps().exports.page(query.status, query.job_type, query.limit, query.cursor))
 
 
-@exports_api.route("/system/exports/{job_id}", methods=["GET"], authorizer=api_key_authorizer)
+@exports_api.route("/{job_id}", methods=["GET"])
 @endpoint(exports_api, role=Role.viewer, response=ExportJobView, errors=(404,))
 def get_export(call: Call, job_id: str) -> ExportJobView:
     """One export job with its progress, row count, size and storage URL."""
     return get_deps().exports.get(path_id(job_id, "job_id"))
 
 
-@exports_api.route("/system/exports/{job_id}/status", methods=["POST"], authorizer=api_key_authorizer)
+@exports_api.route("/{job_id}/status", methods=["POST"])
 @endpoint(exports_api, role=Role.operator, body=StatusUpdate, response=ExportJobView, errors=(404, 409))
 @shield
 def report_status(call: Call, job_id: str) -> ExportJobView:
@@ -63,7 +61,7 @@ def report_status(call: Call, job_id: str) -> ExportJobView:
     return view
 
 
-@exports_api.route("/system/exports/{job_id}/cancel", methods=["POST"], authorizer=api_key_authorizer)
+@exports_api.route("/{job_id}/cancel", methods=["POST"])
 @endpoint(exports_api, role=Role.operator, response=ExportJobView, errors=(404, 409))
 @shield
 def cancel_export(call: Call, job_id: str) -> ExportJobView:
@@ -73,7 +71,7 @@ def cancel_export(call: Call, job_id: str) -> ExportJobView:
     return view
 
 
-@exports_api.route("/system/exports/{job_id}/download", methods=["GET"], authorizer=api_key_authorizer)
+@exports_api.route("/{job_id}/download", methods=["GET"])
 @endpoint(exports_api, role=Role.viewer, response=DownloadLink, errors=(404, 409))
 def download_export(call: Call, job_id: str) -> DownloadLink:
     """A short-lived presigned URL of a completed job's file (409 until it is completed)."""

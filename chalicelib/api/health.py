@@ -2,17 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
-
 from chalicelib import VERSION
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.http import Call, endpoint
 from chalicelib.services.maintenance import StateUnavailable
 
-health_api = Blueprint(__name__)
+health_api = ApiBlueprint(__name__, "/system/health", public=True)
 
 
-@health_api.route("/system/health", methods=["GET"])
+@health_api.route("/", methods=["GET"])
 @endpoint(health_api, role=None)
 def health(call: Call) -> dict[str, Any]:
     """Liveness, the maintenance mode and the version; no token needed."""

@@ -2,19 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
-
-from chalicelib.auth import api_key_authorizer
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Page, PageQuery, Role, page_body
 from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
 from chalicelib.http import Call, endpoint, path_id
 from chalicelib.shield import shield
 
-keys_api = Blueprint(__name__)
+keys_api = ApiBlueprint(__name__, "/system/keys")
 
 
-@keys_api.route("/system/keys", methods=["POST"], authorizer=api_key_authorizer)
+@keys_api.route("/", methods=["POST"])
 @endpoint(keys_api, role=Role.admin, status=201, body=CreateKey, response=CreatedKey)
 @shield
 def create_key(call: Call) -> CreatedKey:
@@ -24,7 +22,7 @@ def create_key(call: Call) -> CreatedKey:
     return created
 
 
-@keys_api.route("/system/keys", methods=["GET"], authorizer=api_key_authorizer)
+@keys_api.route("/", methods=["GET"])
 @endpoint(keys_api, role=Role.admin, query=PageQuery, response=Page[ApiKeyView])
 def list_keys(call: Call) -> dict[str, Any]:
     """List API keys (never their tokens)."""
@@ -32,7 +30,7 @@ def list_keys(call: Call) -> dict[str, Any]:
     return page_body(*get_deps().keys.page(page.limit, page.cursor))
 
 
-@keys_api.route("/system/keys/{key_id}", methods=["DELETE"], authorizer=api_key_authorizer)
+@keys_api.route("/{key_id}", methods=["DELETE"])
 @endpoint(keys_api, role=Role.admin, response=ApiKeyView, errors=(404,))
 @shield
 def revoke_key(call: Call, key_id: str) -> ApiKeyView:

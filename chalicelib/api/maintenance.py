@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from chalice.app import Blueprint
-
-from chalicelib.auth import api_key_authorizer
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
 from chalicelib.domain.maintenance import MaintenanceState, SetMaintenanceState
@@ -11,10 +9,10 @@ from chalicelib.http import Call, endpoint
 from chalicelib.services.maintenance import StateUnavailable
 from chalicelib.shield import exempt_from_shield
 
-maintenance_api = Blueprint(__name__)
+maintenance_api = ApiBlueprint(__name__, "/system/maintenance")
 
 
-@maintenance_api.route("/system/maintenance/state", methods=["GET"], authorizer=api_key_authorizer)
+@maintenance_api.route("/state", methods=["GET"])
 @endpoint(maintenance_api, role=Role.viewer, response=MaintenanceState)
 def get_state(call: Call) -> MaintenanceState:
     """The maintenance mode now (``ends_at`` applied)."""
@@ -24,7 +22,7 @@ def get_state(call: Call) -> MaintenanceState:
         raise ServiceUnavailable("Maintenance state is unavailable.") from None
 
 
-@maintenance_api.route("/system/maintenance/state", methods=["POST"], authorizer=api_key_authorizer)
+@maintenance_api.route("/state", methods=["POST"])
 @endpoint(maintenance_api, role=Role.admin, body=SetMaintenanceState, response=MaintenanceState)
 @exempt_from_shield
 def set_state(call: Call) -> MaintenanceState:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
-
-from chalicelib.auth import api_key_authorizer
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Page, Role, page_body
 from chalicelib.domain.notifications import (
@@ -24,10 +22,10 @@ from chalicelib.domain.notifications import (
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
 
-notify_api = Blueprint(__name__)
+notify_api = ApiBlueprint(__name__, "/system/notify")
 
 
-@notify_api.route("/system/notify/channels", methods=["POST"], authorizer=api_key_authorizer)
+@notify_api.route("/channels", methods=["POST"])
 @endpoint(notify_api, role=Role.admin, status=201, body=CreateChannel, response=CreatedChannel, errors=(409,))
 @shield
 def create_channel(call: Call) -> CreatedChannel:
@@ -43,21 +41,21 @@ def create_channel(call: Call) -> CreatedChannel:
     return created
 
 
-@notify_api.route("/system/notify/channels", methods=["GET"], authorizer=api_key_authorizer)
+@notify_api.route("/channels", methods=["GET"])
 @endpoint(notify_api, role=Role.viewer, query=ChannelQuery, response=Page[ChannelView])
 def list_channels(call: Call) -> dict[str, Any]:
     """List channels by id, filtered by active and channel_type."""
     return page_body(*get_deps().notifications.list_channels(call.query(ChannelQuery)))
 
 
-@notify_api.route("/system/notify/channels/{channel_id}", methods=["GET"], authorizer=api_key_authorizer)
+@notify_api.route("/channels/{channel_id}", methods=["GET"])
 @endpoint(notify_api, role=Role.viewer, response=ChannelView, errors=(404,))
 def get_channel(call: Call, channel_id: str) -> ChannelView:
     """One channel (never its signing secret)."""
     return get_deps().notifications.get_channel(path_id(channel_id, "channel_id"))
 
 
-@notify_api.route("/system/notify/channels/{channel_id}", methods=["PATCH"], authorizer=api_key_authorizer)
+@notify_api.route("/channels/{channel_id}", methods=["PATCH"])
 @endpoint(notify_api, role=Role.admin, body=UpdateChannel, response=ChannelView, errors=(404,))
 @shield
 def update_channel(call: Call, channel_id: str) -> ChannelView:
@@ -69,7 +67,7 @@ def update_channel(call: Call, channel_id: str) -> ChannelView:
     return updated
 
 
-@notify_api.route("/system/notify/channels/{channel_id}/rotate-secret", methods=["POST"], authorizer=api_key_authorizer)
+@notify_api.route("/channels/{channel_id}/rotate-secret", methods=["POST"])
 @endpoint(notify_api, role=Role.admin, response=RotatedSecret, errors=(404, 409))
 @shield
 def rotate_secret(call: Call, channel_id: str) -> RotatedSecret:
@@ -80,7 +78,7 @@ def rotate_secret(call: Call, channel_id: str) -> RotatedSecret:
     return rotated
 
 
-@notify_api.route("/system/notify", methods=["POST"], authorizer=api_key_authorizer)
+@notify_api.route("/", methods=["POST"])
 @endpoint(
     notify_api,
     role=Role.operator,
@@ -111,21 +109,21 @@ def enqueue(call: Call) -> Reply:
     return Reply(body, status)
 
 
-@notify_api.route("/system/notify", methods=["GET"], authorizer=api_key_authorizer)
+@notify_api.route("/", methods=["GET"])
 @endpoint(notify_api, role=Role.viewer, query=NotificationQuery, response=Page[NotificationView])
 def list_notifications(call: Call) -> dict[str, Any]:
     """List notifications newest first, filtered by status and channel_id."""
     return page_body(*get_deps().notifications.list_notifications(call.query(NotificationQuery)))
 
 
-@notify_api.route("/system/notify/{notification_id}", methods=["GET"], authorizer=api_key_authorizer)
+@notify_api.route("/{notification_id}", methods=["GET"])
 @endpoint(notify_api, role=Role.viewer, response=NotificationDetail, errors=(404,))
 def get_notification(call: Call, notification_id: str) -> NotificationDetail:
     """One notification with its attempt history."""
     return get_deps().notifications.get_notification(path_id(notification_id, "notification_id"))
 
 
-@notify_api.route("/system/notify/{notification_id}/retry", methods=["POST"], authorizer=api_key_authorizer)
+@notify_api.route("/{notification_id}/retry", methods=["POST"])
 @endpoint(notify_api, role=Role.operator, response=NotificationView, errors=(404, 409))
 @shield
 def retry(call: Call, notification_id: str) -> NotificationView:

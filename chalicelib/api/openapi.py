@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from chalice.app import Blueprint
-
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.http import Call, endpoint
 
-openapi_api = Blueprint(__name__)
+openapi_api = ApiBlueprint(__name__, "/system", public=True)
 
 _cache: dict[int, dict[str, Any]] = {}
 _lock = threading.Lock()
@@ -25,7 +24,7 @@ def document_for(app: Any) -> dict[str, Any]:
         return _cache[id(app)]
 
 
-@openapi_api.route("/system/openapi.json", methods=["GET"])
+@openapi_api.route("/openapi.json", methods=["GET"])
 @endpoint(openapi_api, role=None, response=dict[str, Any])
 def openapi_document(call: Call) -> dict[str, Any]:
     """This API as an OpenAPI 3.1 document; no token needed."""

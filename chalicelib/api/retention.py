@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalice.app import Blueprint
-
-from chalicelib.auth import api_key_authorizer
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Page, PageQuery, Role, page_body
 from chalicelib.domain.retention import (
@@ -22,7 +20,7 @@ from chalicelib.errors import ValidationFailed
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
 
-retention_api = Blueprint(__name__)
+retention_api = ApiBlueprint(__name__, "/system/retention")
 
 _CATEGORY = re.compile(CATEGORY_PATTERN)
 
@@ -35,7 +33,7 @@ def path_category(raw: str) -> str:
     return raw
 
 
-@retention_api.route("/system/retention", methods=["POST"], authorizer=api_key_authorizer)
+@retention_api.route("/", methods=["POST"])
 @endpoint(retention_api, role=Role.admin, status=201, body=SetPolicy, response=RetentionPolicy)
 @shield
 def set_policy(call: Call) -> Reply:
@@ -51,7 +49,7 @@ def set_policy(call: Call) -> Reply:
     return Reply(policy, 201 if created else 200)
 
 
-@retention_api.route("/system/retention", methods=["GET"], authorizer=api_key_authorizer)
+@retention_api.route("/", methods=["GET"])
 @endpoint(retention_api, role=Role.viewer, query=PageQuery, response=Page[RetentionPolicy])
 def list_policies(call: Call) -> dict[str, Any]:
     """List retention policies, by category."""
@@ -59,7 +57,7 @@ def list_policies(call: Call) -> dict[str, Any]:
     return page_body(*get_deps().retention.page(page.limit, page.cursor))
 
 
-@retention_api.route("/system/retention/purge", methods=["POST"], authorizer=api_key_authorizer)
+@retention_api.route("/purge", methods=["POST"])
 @endpoint(retention_api, role=Role.admin, status=202, body=StartPurge, response=PurgeRun, errors=(503,))
 @shield
 def start_purge(call: Call) -> PurgeRun:
@@ -75,7 +73,7 @@ def start_purge(call: Call) -> PurgeRun:
     return run
 
 
-@retention_api.route("/system/retention/runs", methods=["GET"], authorizer=api_key_authorizer)
+@retention_api.route("/runs", methods=["GET"])
 @endpoint(retention_api, role=Role.viewer, query=PageQuery, response=Page[PurgeRun])
 def list_runs(call: Call) -> dict[str, Any]:
     """List purge runs, newest first."""
@@ -83,21 +81,21 @@ def list_runs(call: Call) -> dict[str, Any]:
     return page_body(*get_deps().retention.page_runs(page.limit, page.cursor))
 
 
-@retention_api.route("/system/retention/runs/{run_id}", methods=["GET"], authorizer=api_key_authorizer)
+@retention_api.route("/runs/{run_id}", methods=["GET"])
 @endpoint(retention_api, role=Role.viewer, response=PurgeRun, errors=(404,))
 def get_run(call: Call, run_id: str) -> PurgeRun:
     """One purge run: status, per-category counts, start and end."""
     return get_deps().retention.get_run(path_id(run_id, "run_id"))
 
 
-@retention_api.route("/system/retention/{category}", methods=["GET"], authorizer=api_key_authorizer)
+@retention_api.route("/{category}", methods=["GET"])
 @endpoint(retention_api, role=Role.viewer, response=RetentionPolicy, errors=(404,))
 def get_policy(call: Call, category: str) -> RetentionPolicy:
     """The retention policy of one category."""
     return get_deps().retention.get(path_category(category))
 
 
-@retention_api.route("/system/retention/{category}/preview", methods=["GET"], authorizer=api_key_authorizer)
+@retention_api.route("/{category}/preview", methods=["GET"])
 @endpoint(retention_api, role=Role.viewer, response=RetentionPreview, errors=(404,))
 def preview_policy(call: Call, category: str) -> RetentionPreview:
     """How many records the policy would delete now, and the oldest one's time; deletes nothing."""
