@@ -1,7 +1,8 @@
 """The one error shape of the API, ``{"status_code": N, "detail": ...}``, made here only.
 
-Services raise :class:`ApiError` subclasses (they know nothing of HTTP frameworks);
-:func:`error_response` turns one into a Chalice response, and
+Services raise the Chalice-free errors of :mod:`chalicelib.domain.errors`;
+:func:`from_domain` maps one to its status, ``loc`` and headers here, at the HTTP
+edge. :func:`error_response` turns an :class:`ApiError` into a Chalice response, and
 :func:`normalise_framework_errors` rewrites the few errors Chalice itself produces
 (unsupported media type, method not allowed) into the same shape.
 """
@@ -12,6 +13,8 @@ import json
 from typing import Any
 
 from chalice.app import Response
+
+from chalicelib.domain import errors as domain
 
 
 class ApiError(Exception):
@@ -101,6 +104,38 @@ def from_pydantic(exc: Any, prefix: str) -> ValidationFailed:
         for err in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
     return ValidationFailed(errors)
+
+
+# Inputs of a use case that do not come from the JSON body: where a client sends them.
+INPUT_LOCATIONS: dict[str, list[str | int]] = {"idempotency_key": ["header", "Idempotency-Key"]}
+
+
+def from_domain(error: domain.DomainError, query_fields: frozenset[str] = frozenset()) -> ApiError:
+    """The HTTP answer to a domain error; ``query_fields`` are the route's query parameters."""
+    if isinstance(error, domain.InvalidField):
+        return ValidationFailed(
+            [
+                {"loc": _loc(problem.field, query_fields), "msg": problem.msg, "type": problem.type}
+                for problem in error.problems
+            ]
+        )
+    if isinstance(error, domain.NotFound):
+        return NotFound(error.message)
+    if isinstance(error, domain.Conflict):
+        return Conflict(error.message)
+    if isinstance(error, domain.TooLarge):
+        return PayloadTooLarge(error.message)
+    if isinstance(error, domain.Busy):
+        headers = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+        return ServiceUnavailable(error.message, headers=headers)
+    return ApiError()
+
+
+def _loc(field: tuple[str | int, ...], query_fields: frozenset[str]) -> list[str | int]:
+    head, rest = field[0], list(field[1:])
+    if isinstance(head, str) and head in INPUT_LOCATIONS:
+        return [*INPUT_LOCATIONS[head], *rest]
+    return ["query" if head in query_fields else "body", *field]
 
 
 def error_response(error: ApiError) -> Response:

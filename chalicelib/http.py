@@ -22,6 +22,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Principal, Role
+from chalicelib.domain.errors import DomainError
 from chalicelib.errors import (
     ApiError,
     BadRequest,
@@ -32,6 +33,7 @@ from chalicelib.errors import (
     UnsupportedMediaType,
     ValidationFailed,
     error_response,
+    from_domain,
     from_pydantic,
 )
 from chalicelib.logs import get_logger
@@ -62,6 +64,10 @@ class RouteDoc:
     summary: str = ""
     errors: tuple[int, ...] = ()
     media_type: str = "application/json"  # of the success response (the console's page and assets differ)
+
+    @property
+    def query_fields(self) -> frozenset[str]:
+        return frozenset(self.query.model_fields) if self.query is not None else frozenset()
 
 
 @dataclass
@@ -258,6 +264,8 @@ def endpoint(
                     response = json_response(reply.body, reply.status, reply.headers)
             except ApiError as exc:
                 response = error_response(exc)
+            except DomainError as exc:
+                response = error_response(from_domain(exc, doc.query_fields))
             except PynamoDBException as exc:
                 mapped = _storage_error(exc)
                 response = error_response(mapped) if mapped else _internal_error(exc, info)

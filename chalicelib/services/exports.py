@@ -20,6 +20,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import SYSTEM_PRINCIPAL, Principal
+from chalicelib.domain.errors import Busy, Conflict, InvalidField, NotFound, Problem
 from chalicelib.domain.exports import (
     FINISHED,
     CreateExport,
@@ -34,7 +35,6 @@ from chalicelib.domain.exports import (
     is_legal,
     normalised_filters,
 )
-from chalicelib.errors import ApiError, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.exporting.multipart import abort_upload
 from chalicelib.logs import get_logger
 from chalicelib.services.idempotency import Idempotency
@@ -190,11 +190,11 @@ class ExportJobs:
         try:
             return normalised_filters(request.job_type, request.filter_params)
         except ValidationError as exc:
-            errors = [
-                {"loc": ["body", "filter_params", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+            problems = [
+                Problem(("filter_params", *error["loc"]), error["msg"], error["type"])
                 for error in exc.errors(include_url=False, include_input=False, include_context=False)
             ]
-            raise ValidationFailed(errors) from None
+            raise InvalidField.many(problems) from None
 
     def _check_channel(self, channel_id: int | None) -> None:
         if channel_id is None:
@@ -205,8 +205,8 @@ class ExportJobs:
         try:
             notifications.get_channel(channel_id)
         except NotFound:
-            raise ValidationFailed.single(
-                ["body", "notify_channel_id"], f"Channel {channel_id} does not exist.", "value_error.not_found"
+            raise InvalidField(
+                "notify_channel_id", f"Channel {channel_id} does not exist.", "value_error.not_found"
             ) from None
 
     def _create(self, request: CreateExport, filters: dict[str, Any] | None, principal: Principal) -> ExportJobView:
@@ -231,9 +231,9 @@ class ExportJobs:
             except Exception as exc:
                 get_logger().exception("export enqueue failed", extra={"job_id": int(item.id)})
                 self._finish_failed(item, f"The job could not be queued for the export worker: {exc}")
-                raise ServiceUnavailable(
+                raise Busy(
                     f"Export job {item.id} could not be queued and was marked failed; retry the request.",
-                    headers={"Retry-After": "5"},
+                    retry_after=5,
                 ) from None
         return job_view(item)
 
@@ -395,5 +395,5 @@ class ExportJobs:
                 channel_id=int(item.notify_channel_id), subject=subject, body=text, payload=payload
             )
             notifications.enqueue(request, SYSTEM_PRINCIPAL)
-        except (ApiError, Exception):
+        except Exception:
             get_logger().exception("export notification failed", extra={"job_id": int(item.id)})

@@ -17,7 +17,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.clock import Clock
 from chalicelib.domain.common import Principal
-from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.domain.errors import Conflict, InvalidField
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.idempotency import IdempotencyItem
 
@@ -42,9 +42,7 @@ class Idempotency:
         if key is None:
             return create()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise ValidationFailed.single(
-                ["header", "Idempotency-Key"], f"Must be 1 to {MAX_KEY_LENGTH} printable characters."
-            )
+            raise InvalidField("idempotency_key", f"Must be 1 to {MAX_KEY_LENGTH} printable characters.")
         record = IdempotencyItem(
             f"{scope}#{principal.key_id}#{key}",
             request_hash=hashlib.sha256(body).hexdigest(),

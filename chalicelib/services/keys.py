@@ -9,8 +9,8 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal, Role
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
-from chalicelib.errors import NotFound
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.keys import KIND, ApiKeyItem

@@ -30,6 +30,7 @@ from chalicelib.channels.registry import Registry
 from chalicelib.channels.webhook import new_secret
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal
+from chalicelib.domain.errors import Conflict, InvalidField, NotFound, TooLarge
 from chalicelib.domain.notifications import (
     MAX_TOTAL_ATTEMPTS,
     PREVIOUS_SECRET_HOURS,
@@ -54,7 +55,6 @@ from chalicelib.domain.notifications import (
     retry_delay,
     target_problem,
 )
-from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.logs import get_logger
 from chalicelib.settings import Settings
 from chalicelib.store.base import conditional_failed
@@ -222,7 +222,7 @@ class Notifications:
             elif host == "localhost" or host.endswith(".localhost"):
                 problem = "Refused: localhost is a loopback address."
         if problem:
-            raise ValidationFailed.single(["body", "target"], problem)
+            raise InvalidField("target", problem)
 
     def create_channel(self, request: CreateChannel) -> CreatedChannel:
         self._check_target(request.channel_type, request.target)
@@ -337,7 +337,7 @@ class Notifications:
     def enqueue(self, request: EnqueueNotification, principal: Principal) -> NotificationView:
         too_large = request.size_problem()
         if too_large:
-            raise PayloadTooLarge(too_large)
+            raise TooLarge(too_large)
         channel = self._channel_item(request.channel_id)
         if not channel.active:
             raise Conflict(f"Channel {channel.id} is inactive; activate it before sending to it.")

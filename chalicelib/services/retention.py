@@ -21,6 +21,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import SYSTEM_PRINCIPAL, Principal
+from chalicelib.domain.errors import Busy, InvalidField, NotFound
 from chalicelib.domain.maintenance import Mode
 from chalicelib.domain.retention import (
     FINISHED_RUN,
@@ -34,13 +35,15 @@ from chalicelib.domain.retention import (
     StepStatus,
     cutoff_for,
 )
-from chalicelib.errors import NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.logs import get_logger
+from chalicelib.purge.budget import Budget
+from chalicelib.purge.engine import DynamoPurgeEngine, Key, chunks
+from chalicelib.purge.purgers import Purger, Purgers
+from chalicelib.purge.queue import PurgeQueue
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.pagination import query_page
 from chalicelib.store.retention import POLICY_KIND, RUN_KIND, PolicyItem, PurgeRunItem
-from chalicelib.workers.retention import Budget, DynamoPurgeEngine, Key, PurgeQueue, Purger, Purgers, chunks
 
 THROTTLED_PAUSE_SECONDS = 10
 LEASE_MARGIN_SECONDS = 30
@@ -129,8 +132,8 @@ class RetentionService:
         """Create the category's policy or update it; ``True`` when it was created."""
         given = change.model_fields_set
         if change.archive and self.purgers.export_type(change.category) is None:
-            raise ValidationFailed.single(
-                ["body", "archive"],
+            raise InvalidField(
+                "archive",
                 f"Category '{change.category}' has no export job type to archive to; "
                 "archive is possible for audit_logs and notifications.",
             )
@@ -156,7 +159,7 @@ class RetentionService:
                     raise
                 continue  # created concurrently: update it instead
             return True, _policy_view(item, self.purgers.purgeable(item.category))
-        raise ServiceUnavailable("The policy changed concurrently; retry.", headers={"Retry-After": "1"})
+        raise Busy("The policy changed concurrently; retry.", retry_after=1)
 
     def _update_policy(self, change: SetPolicy, given: set[str], now: str) -> RetentionPolicy | None:
         actions: list[Any] = [PolicyItem.days_to_keep.set(change.days_to_keep), PolicyItem.updated_at.set(now)]
@@ -244,8 +247,8 @@ class RetentionService:
                 try:
                     policies.append(PolicyItem.get(category, consistent_read=True))
                 except PolicyItem.DoesNotExist:
-                    raise ValidationFailed.single(
-                        ["body", "categories", position], f"No retention policy for category '{category}'."
+                    raise InvalidField(
+                        ("categories", position), f"No retention policy for category '{category}'."
                     ) from None
         steps = [self._new_step(policy, now) for policy in policies]
         item = PurgeRunItem(
@@ -296,7 +299,7 @@ class RetentionService:
                     PurgeRunItem.ended_at.set(isoformat(self.clock())),
                 ]
             )
-            raise ServiceUnavailable("The purge queue is unavailable; retry shortly.") from exc
+            raise Busy("The purge queue is unavailable; retry shortly.") from exc
         return run
 
     def get_run(self, run_id: int) -> PurgeRun:

@@ -19,7 +19,7 @@ import json
 import os
 from typing import Any
 
-from chalicelib.errors import ValidationFailed
+from chalicelib.domain.errors import InvalidField
 from chalicelib.settings import get_settings
 
 NONCE_BYTES = 12
@@ -63,11 +63,9 @@ def seal(state: Any, scope: str) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _refuse() -> ValidationFailed:
-    return ValidationFailed.single(
-        ["query", "cursor"],
-        "Invalid cursor: use the next_cursor of the same list with the same filters.",
-        "value_error.cursor",
+def _refuse() -> InvalidField:
+    return InvalidField(
+        "cursor", "Invalid cursor: use the next_cursor of the same list with the same filters.", "value_error.cursor"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from chalicelib.errors import ValidationFailed
+from chalicelib.domain.errors import InvalidField
 from chalicelib.store import cursors
 
 T = TypeVar("T")
@@ -18,7 +18,7 @@ def encode_cursor(position: dict[str, Any] | None, scope: str) -> str | None:
 def decode_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
     value = cursors.unseal(cursor, scope)
     if value is not None and not isinstance(value, dict):
-        raise ValidationFailed.single(["query", "cursor"], "Invalid cursor.", "value_error.cursor")
+        raise InvalidField("cursor", "Invalid cursor.", "value_error.cursor")
     return value
 
 

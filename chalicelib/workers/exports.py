@@ -42,6 +42,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.clock import isoformat, parse_iso
 from chalicelib.deps import Deps, get_deps
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.exports import (
     AuditExportFilter,
     ExportFormat,
@@ -54,7 +55,6 @@ from chalicelib.domain.exports import (
     manifest_key,
     parse_filters,
 )
-from chalicelib.errors import NotFound
 from chalicelib.exporting.encoders import Encoder, encoder_for
 from chalicelib.exporting.manifest import build_manifest, manifest_bytes
 from chalicelib.exporting.multipart import SSE, GzipPartWriter, UploadState, abort_upload, error_code, stream_sha256
