@@ -10,15 +10,9 @@ import json
 from typing import Any
 
 from chalicelib import aws
+from chalicelib.queues import DLQ_RETENTION_DAYS, dead_letter_queue_name, queue_settings
 from chalicelib.settings import Settings, get_settings
-from chalicelib.store.base import create_tables
-
-# After this many receives a message goes to its queue's dead-letter queue.
-MAX_RECEIVES = 10
-
-
-def dlq_name(queue_name: str) -> str:
-    return f"{queue_name}-dlq"
+from chalicelib.store.models import create_tables
 
 
 def queue_url(logical: str, settings: Settings | None = None) -> str:
@@ -30,11 +24,20 @@ def create_queues(settings: Settings) -> dict[str, str]:
     sqs = aws.client("sqs")
     urls: dict[str, str] = {}
     for logical, name in settings.queue_names.items():
-        dlq_url = sqs.create_queue(QueueName=dlq_name(name))["QueueUrl"]
+        spec = queue_settings(logical)
+        dlq_url = sqs.create_queue(
+            QueueName=dead_letter_queue_name(name),
+            Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_DAYS * 86400)},
+        )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(spec.max_receive_count)})
         urls[logical] = sqs.create_queue(
-            QueueName=name, Attributes={"VisibilityTimeout": "60", "RedrivePolicy": redrive}
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(spec.visibility_timeout_seconds),
+                "MessageRetentionPeriod": str(spec.retention_days * 86400),
+                "RedrivePolicy": redrive,
+            },
         )["QueueUrl"]
     return urls
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from chalicelib.queues import dead_letter_queue_name  # noqa: F401
 from chalicelib.settings import QUEUES, TABLES, Settings, load_settings, reset_settings
 
 APP_NAME = "valhalla"
@@ -25,10 +26,6 @@ def function_name(stage: str, logical_id: str) -> str:
     if len(name) > 64:
         raise ValueError(f"Lambda function name {name!r} is longer than 64 characters: shorten the handler's name")
     return name
-
-
-def dead_letter_queue_name(queue_name: str) -> str:
-    return f"{queue_name}-dlq"
 
 
 def stage_settings(stage: str) -> Settings:

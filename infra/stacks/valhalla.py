@@ -29,7 +29,8 @@ from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
 from chalicelib.settings import QUEUES, Settings
-from chalicelib.store.base import all_models, table_spec, ttl_attribute
+from chalicelib.store.base import table_spec, ttl_attribute
+from chalicelib.store.models import all_models
 from stacks import config
 from stacks.gateway import gateway_responses
 from stacks.names import dead_letter_queue_name, function_name, name_variables, stack_name
