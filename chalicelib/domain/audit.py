@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from chalicelib.domain.common import InputTimestamp, Timestamp
+from chalicelib.domain.common import InputTimestamp, Schema, Timestamp
 
 SECRET_WORDS = ("secret", "token", "password", "signing", "authorization")
 
@@ -21,7 +21,7 @@ def redact(summary: Any) -> Any:
     return summary
 
 
-class AuditEvent(BaseModel):
+class AuditEvent(Schema):
     id: str
     at: Timestamp
     actor: str
@@ -34,7 +34,7 @@ class AuditEvent(BaseModel):
     source_ip: str | None = None
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(Schema):
     model_config = ConfigDict(extra="forbid")
 
     start: InputTimestamp | None = None

@@ -80,13 +80,19 @@ def _reject_bool(value: Any) -> Any:
 RecordId = Annotated[int, BeforeValidator(_reject_bool), Field(ge=1, le=10**15)]
 
 
-class StrictInput(BaseModel):
+class Schema(BaseModel):
+    """Every model of the API: its validator is built on first use, not at import (cold start)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StrictInput(Schema):
     """Base of every request body: unknown fields are an error, strings are stripped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=False)
 
 
-class PageQuery(BaseModel):
+class PageQuery(Schema):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=50, ge=1, le=100)
@@ -96,7 +102,7 @@ class PageQuery(BaseModel):
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
+class Page(Schema, Generic[T]):
     items: list[T]
     next_cursor: str | None
 

@@ -16,7 +16,6 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     Field,
     PlainSerializer,
@@ -25,7 +24,7 @@ from pydantic import (
 )
 
 from chalicelib.clock import isoformat
-from chalicelib.domain.common import PageQuery, PlainText, RecordId, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import PageQuery, PlainText, RecordId, Schema, SingleLine, StrictInput, Timestamp
 from chalicelib.domain.notifications import NotificationStatus
 
 
@@ -266,14 +265,14 @@ class ExportQuery(PageQuery):
 # --- responses ------------------------------------------------------------------
 
 
-class ExportProgress(BaseModel):
+class ExportProgress(Schema):
     rows_written: int = Field(description="Rows written to the result so far.")
     parts_uploaded: int = Field(description="Parts of the S3 multipart upload stored so far.")
     bytes_uploaded: int = Field(description="Compressed bytes stored so far.")
     invocations: int = Field(description="Worker invocations the job has used (more than one: it was resumed).")
 
 
-class ExportJobView(BaseModel):
+class ExportJobView(Schema):
     id: int
     job_type: str
     status: JobStatus
@@ -294,6 +293,6 @@ class ExportJobView(BaseModel):
     progress: ExportProgress
 
 
-class DownloadLink(BaseModel):
+class DownloadLink(Schema):
     url: str = Field(description="A presigned HTTPS GET of the result file (gzip).")
     expires_at: Timestamp

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from chalicelib.domain.common import Role, StrictInput, Timestamp
+from chalicelib.domain.common import Role, Schema, StrictInput, Timestamp
 
 
 class CreateKey(StrictInput):
@@ -10,7 +10,7 @@ class CreateKey(StrictInput):
     role: Role
 
 
-class ApiKeyView(BaseModel):
+class ApiKeyView(Schema):
     id: int
     name: str
     role: Role

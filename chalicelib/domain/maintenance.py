@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from chalicelib.domain.common import InputTimestamp, StrictInput, Timestamp
+from chalicelib.domain.common import InputTimestamp, Schema, StrictInput, Timestamp
 
 
 class Mode(str, Enum):
@@ -23,7 +23,7 @@ BLOCKED_DETAIL = {
 UNAVAILABLE_DETAIL = "Maintenance state is unavailable; write operations are refused until it can be read."
 
 
-class MaintenanceState(BaseModel):
+class MaintenanceState(Schema):
     mode: Mode = Mode.normal
     reason: str | None = None
     updated_at: Timestamp | None = None

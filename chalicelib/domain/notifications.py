@@ -15,9 +15,9 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from chalicelib.domain.common import PageQuery, PlainText, RecordId, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import PageQuery, PlainText, RecordId, Schema, SingleLine, StrictInput, Timestamp
 
 
 class ChannelType(str, Enum):
@@ -252,7 +252,7 @@ class NotificationQuery(PageQuery):
 # --- responses --------------------------------------------------------------
 
 
-class ChannelView(BaseModel):
+class ChannelView(Schema):
     id: int
     name: str
     channel_type: ChannelType
@@ -270,13 +270,13 @@ class CreatedChannel(ChannelView):
     )
 
 
-class RotatedSecret(BaseModel):
+class RotatedSecret(Schema):
     id: int
     signing_secret: str
     previous_secret_expires_at: Timestamp
 
 
-class Attempt(BaseModel):
+class Attempt(Schema):
     number: int
     at: Timestamp
     outcome: Outcome
@@ -287,7 +287,7 @@ class Attempt(BaseModel):
     next_attempt_at: Timestamp | None = None
 
 
-class NotificationView(BaseModel):
+class NotificationView(Schema):
     id: int
     channel_id: int
     channel_type: ChannelType

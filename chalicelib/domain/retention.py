@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator
 
-from chalicelib.domain.common import PlainText, StrictInput, Timestamp
+from chalicelib.domain.common import PlainText, Schema, StrictInput, Timestamp
 
 CATEGORY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_DAYS_TO_KEEP = 36500
@@ -45,7 +45,7 @@ class SetPolicy(StrictInput):
         return value
 
 
-class RetentionPolicy(BaseModel):
+class RetentionPolicy(Schema):
     id: int
     category: str
     days_to_keep: int
@@ -57,7 +57,7 @@ class RetentionPolicy(BaseModel):
     updated_at: Timestamp
 
 
-class RetentionPreview(BaseModel):
+class RetentionPreview(Schema):
     category: str
     days_to_keep: int
     enabled: bool
@@ -106,7 +106,7 @@ class StepStatus(str, Enum):
 FINISHED_STEP = frozenset({StepStatus.completed, StepStatus.skipped, StepStatus.failed})
 
 
-class CategoryResult(BaseModel):
+class CategoryResult(Schema):
     category: str
     status: StepStatus
     days_to_keep: int | None = None
@@ -119,7 +119,7 @@ class CategoryResult(BaseModel):
     reason: str | None = None
 
 
-class PurgeRun(BaseModel):
+class PurgeRun(Schema):
     id: int
     status: RunStatus
     dry_run: bool
