@@ -7,7 +7,7 @@ INFRA_STAMP := $(VENV)/.infra-installed
 PORT ?= 8000
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit fuzz soak bench synth deploy clean
+.PHONY: run test tests lint typecheck unit shape fuzz soak bench synth deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy chalicelib valhalla_cli
 
-unit: $(STAMP) $(INFRA_STAMP)
+# Every test: unit, integration (moto), e2e (the local stack), security, reliability, infra.
+tests: $(STAMP) $(INFRA_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
-test: lint typecheck unit
+test: lint typecheck tests
+
+# Only the tests that need no I/O: seconds.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+# Module sizes (none over 400 lines), the import-cycle check and no Chalice below the HTTP edge.
+shape: $(STAMP)
+	$(BIN)/python -m bench.shape
 
 # A longer fuzzing pass than the one in `make test` (FUZZ_MAX_EXAMPLES examples per operation).
 FUZZ_MAX_EXAMPLES ?= 200
