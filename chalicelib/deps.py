@@ -11,19 +11,21 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from chalicelib.clock import Clock, utcnow
-from chalicelib.services.audit import AuditLog
-from chalicelib.services.idempotency import Idempotency
-from chalicelib.services.keys import ApiKeys
-from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
 from chalicelib.settings import Settings, get_settings
-from chalicelib.store.counters import IdAllocator
 
+# Services (and the PynamoDB models under them) are imported when first built, so
+# importing the app for a cold start pays only for the routing table.
 if TYPE_CHECKING:
+    from chalicelib.services.audit import AuditLog
     from chalicelib.services.exports import ExportJobs
+    from chalicelib.services.idempotency import Idempotency
+    from chalicelib.services.keys import ApiKeys
+    from chalicelib.services.maintenance import MaintenanceGate
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.retention import RetentionService
     from chalicelib.services.stats import StatsRecorder
     from chalicelib.services.stats_read import StatsReader
+    from chalicelib.store.counters import IdAllocator
 
 
 class Deps:
@@ -33,22 +35,32 @@ class Deps:
 
     @cached_property
     def ids(self) -> IdAllocator:
+        from chalicelib.store.counters import IdAllocator
+
         return IdAllocator(self.settings.id_block_size)
 
     @cached_property
     def maintenance(self) -> MaintenanceGate:
+        from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
+
         return MaintenanceGate(DynamoMaintenanceStore(), self.clock, self.settings.maintenance_cache_seconds)
 
     @cached_property
     def audit(self) -> AuditLog:
+        from chalicelib.services.audit import AuditLog
+
         return AuditLog(self.clock)
 
     @cached_property
     def keys(self) -> ApiKeys:
+        from chalicelib.services.keys import ApiKeys
+
         return ApiKeys(self.ids, self.clock)
 
     @cached_property
     def idempotency(self) -> Idempotency:
+        from chalicelib.services.idempotency import Idempotency
+
         return Idempotency(self.clock, self.settings.idempotency_ttl_seconds)
 
     # --- capability services (notifications, exports, retention) below ---

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.deps import get_deps
-from chalicelib.domain.common import Principal, Role
+from chalicelib.domain.audit import RequestInfo
+from chalicelib.domain.common import PageOf, Principal, Role
 from chalicelib.domain.errors import DomainError
 from chalicelib.errors import (
     ApiError,
@@ -37,7 +38,6 @@ from chalicelib.errors import (
     from_pydantic,
 )
 from chalicelib.logs import get_logger
-from chalicelib.services.audit import RequestInfo
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,6 +64,10 @@ class RouteDoc:
     summary: str = ""
     errors: tuple[int, ...] = ()
     media_type: str = "application/json"  # of the success response (the console's page and assets differ)
+
+    @property
+    def response_model(self) -> Any:
+        return self.response.model if isinstance(self.response, PageOf) else self.response
 
     @property
     def query_fields(self) -> frozenset[str]:

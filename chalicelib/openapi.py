@@ -257,7 +257,7 @@ def _operation(path: str, method: str, entry: Any, schemas: _Schemas, operation_
             "content": {"application/json": {"schema": schemas.schema(doc.body, "validation")}},
         }
 
-    success = schemas.schema(doc.response, "serialization")
+    success = schemas.schema(doc.response_model, "serialization")
     if doc.media_type != "application/json":
         success = {"type": "string"}
     responses: dict[str, Any] = {str(doc.status): _response("Success.", success, media_type=doc.media_type)}
@@ -279,7 +279,7 @@ def build_document(routes: dict[str, dict[str, Any]], title: str = "Valhalla Ops
     for methods in routes.values():
         for entry in methods.values():
             doc = getattr(entry.view_function, "__valhalla_route__", None) or RouteDoc()
-            wanted += [(doc.body, "validation"), (doc.query, "validation"), (doc.response, "serialization")]
+            wanted += [(doc.body, "validation"), (doc.query, "validation"), (doc.response_model, "serialization")]
     schemas = _Schemas(wanted)
     operation_ids: set[str] = set()
     paths: dict[str, Any] = {}

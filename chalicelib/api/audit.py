@@ -5,14 +5,14 @@ from typing import Any
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.audit import AuditEvent, AuditQuery
-from chalicelib.domain.common import Page, Role, page_body
+from chalicelib.domain.common import PageOf, Role, page_body
 from chalicelib.http import Call, endpoint
 
 audit_api = ApiBlueprint(__name__, "/system/audit")
 
 
 @audit_api.route("/", methods=["GET"])
-@endpoint(audit_api, role=Role.viewer, query=AuditQuery, response=Page[AuditEvent])
+@endpoint(audit_api, role=Role.viewer, query=AuditQuery, response=PageOf(AuditEvent))
 def list_audit(call: Call) -> dict[str, Any]:
     """The audit log, newest first, filtered by time range, actor and action."""
     return page_body(*get_deps().audit.search(call.query(AuditQuery)))

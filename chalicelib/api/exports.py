@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
-from chalicelib.domain.common import Page, Role, page_body
+from chalicelib.domain.common import PageOf, Role, page_body
 from chalicelib.domain.exports import CreateExport, DownloadLink, ExportJobView, ExportQuery, StatusUpdate
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
@@ -36,7 +36,7 @@ def create_export(call: Call) -> Reply:
 
 
 @exports_api.route("/", methods=["GET"])
-@endpoint(exports_api, role=Role.viewer, query=ExportQuery, response=Page[ExportJobView])
+@endpoint(exports_api, role=Role.viewer, query=ExportQuery, response=PageOf(ExportJobView))
 def list_exports(call: Call) -> dict[str, Any]:
     """List export jobs newest first, filtered by status and job_type."""
     query = call.query(ExportQuery)

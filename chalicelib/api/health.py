@@ -5,8 +5,8 @@ from typing import Any
 from chalicelib import VERSION
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
+from chalicelib.domain.maintenance import StateUnavailable
 from chalicelib.http import Call, endpoint
-from chalicelib.services.maintenance import StateUnavailable
 
 health_api = ApiBlueprint(__name__, "/system/health", public=True)
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
-from chalicelib.domain.common import Page, PageQuery, Role, page_body
+from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
 from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
 from chalicelib.http import Call, endpoint, path_id
 from chalicelib.shield import shield
@@ -23,7 +23,7 @@ def create_key(call: Call) -> CreatedKey:
 
 
 @keys_api.route("/", methods=["GET"])
-@endpoint(keys_api, role=Role.admin, query=PageQuery, response=Page[ApiKeyView])
+@endpoint(keys_api, role=Role.admin, query=PageQuery, response=PageOf(ApiKeyView))
 def list_keys(call: Call) -> dict[str, Any]:
     """List API keys (never their tokens)."""
     page = call.query(PageQuery)

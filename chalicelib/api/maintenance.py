@@ -3,10 +3,9 @@ from __future__ import annotations
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
-from chalicelib.domain.maintenance import MaintenanceState, SetMaintenanceState
+from chalicelib.domain.maintenance import MaintenanceState, SetMaintenanceState, StateUnavailable
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import Call, endpoint
-from chalicelib.services.maintenance import StateUnavailable
 from chalicelib.shield import exempt_from_shield
 
 maintenance_api = ApiBlueprint(__name__, "/system/maintenance")

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
-from chalicelib.domain.common import Page, Role, page_body
+from chalicelib.domain.common import PageOf, Role, page_body
 from chalicelib.domain.notifications import (
     ChannelQuery,
     ChannelView,
@@ -42,7 +42,7 @@ def create_channel(call: Call) -> CreatedChannel:
 
 
 @notify_api.route("/channels", methods=["GET"])
-@endpoint(notify_api, role=Role.viewer, query=ChannelQuery, response=Page[ChannelView])
+@endpoint(notify_api, role=Role.viewer, query=ChannelQuery, response=PageOf(ChannelView))
 def list_channels(call: Call) -> dict[str, Any]:
     """List channels by id, filtered by active and channel_type."""
     return page_body(*get_deps().notifications.list_channels(call.query(ChannelQuery)))
@@ -110,7 +110,7 @@ def enqueue(call: Call) -> Reply:
 
 
 @notify_api.route("/", methods=["GET"])
-@endpoint(notify_api, role=Role.viewer, query=NotificationQuery, response=Page[NotificationView])
+@endpoint(notify_api, role=Role.viewer, query=NotificationQuery, response=PageOf(NotificationView))
 def list_notifications(call: Call) -> dict[str, Any]:
     """List notifications newest first, filtered by status and channel_id."""
     return page_body(*get_deps().notifications.list_notifications(call.query(NotificationQuery)))

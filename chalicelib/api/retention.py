@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
-from chalicelib.domain.common import Page, PageQuery, Role, page_body
+from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
 from chalicelib.domain.retention import (
     CATEGORY_PATTERN,
     PurgeRun,
@@ -50,7 +50,7 @@ def set_policy(call: Call) -> Reply:
 
 
 @retention_api.route("/", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=Page[RetentionPolicy])
+@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf(RetentionPolicy))
 def list_policies(call: Call) -> dict[str, Any]:
     """List retention policies, by category."""
     page = call.query(PageQuery)
@@ -74,7 +74,7 @@ def start_purge(call: Call) -> PurgeRun:
 
 
 @retention_api.route("/runs", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=Page[PurgeRun])
+@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf(PurgeRun))
 def list_runs(call: Call) -> dict[str, Any]:
     """List purge runs, newest first."""
     page = call.query(PageQuery)

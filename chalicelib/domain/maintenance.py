@@ -10,6 +10,10 @@ from pydantic import Field
 from chalicelib.domain.common import InputTimestamp, Schema, StrictInput, Timestamp
 
 
+class StateUnavailable(Exception):
+    """The maintenance item could not be read and nothing usable is cached."""
+
+
 class Mode(str, Enum):
     normal = "normal"
     read_only = "read_only"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.clock import Clock, isoformat, parse_iso
-from chalicelib.domain.audit import AuditEvent, AuditQuery, redact
+from chalicelib.domain.audit import AuditEvent, AuditQuery, RequestInfo, redact
 from chalicelib.domain.common import Principal
 from chalicelib.store.audit import AUDIT_DAYS_KEY, AuditDays, AuditItem
 from chalicelib.store.cursors import scope_of
@@ -17,12 +16,6 @@ from chalicelib.store.pagination import decode_cursor, encode_cursor, take
 def _scope(query: AuditQuery) -> str:
     """A cursor stays with the filters it was issued for."""
     return scope_of("audit", start=query.start, end=query.end, actor=query.actor, action=query.action)
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    request_id: str | None = None
-    source_ip: str | None = None
 
 
 def _to_event(item: AuditItem) -> AuditEvent:

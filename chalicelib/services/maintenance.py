@@ -15,12 +15,8 @@ from typing import Protocol
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal
-from chalicelib.domain.maintenance import MaintenanceState, Mode, SetMaintenanceState
+from chalicelib.domain.maintenance import MaintenanceState, Mode, SetMaintenanceState, StateUnavailable
 from chalicelib.store.maintenance import STATE_ID, MaintenanceItem
-
-
-class StateUnavailable(Exception):
-    """The maintenance item could not be read and nothing usable is cached."""
 
 
 class MaintenanceStore(Protocol):
