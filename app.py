@@ -72,8 +72,7 @@ def purge_expired(event):  # type: ignore[no-untyped-def]
 def process_purge_runs(event):  # type: ignore[no-untyped-def]
     from chalicelib.workers import retention as retention_worker
 
-    records = [(record.to_dict().get("messageId", ""), record.body) for record in event]
-    return retention_worker.handle_purge_messages(records, retention_worker.budget_for(event.context))
+    return retention_worker.handle_purge_event(event, retention_worker.budget_for(event.context))
 
 
 @app.on_sqs_message(queue=get_settings().queue("exports"), batch_size=1)

@@ -112,10 +112,10 @@ QUERY_FLOOR = {"notifications": 2, "audit_logs": 2}
 
 
 def _purge(counter: Any, category: str) -> dict[str, Any]:
+    from chalicelib.budget import Unlimited
     from chalicelib.clock import FixedClock
     from chalicelib.deps import get_deps
     from chalicelib.domain.retention import SetPolicy
-    from chalicelib.purge.budget import Unlimited
 
     deps = get_deps()
     deps.clock = FixedClock(NOW)

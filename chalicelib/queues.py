@@ -6,8 +6,12 @@ from here, so a message behaves locally as it does in AWS.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from chalicelib.logs import get_logger
 from chalicelib.settings import DEFAULT_RETRY_SCHEDULE
 
 # AWS's rule for SQS event sources: a queue's visibility timeout is at least six
@@ -52,3 +56,53 @@ def queue_settings(logical: str) -> QueueSettings:
 
 def dead_letter_queue_name(queue_name: str) -> str:
     return f"{queue_name}-dlq"
+
+
+class SqsQueue:
+    """One queue as the code uses it: send a message, or hold a received one back for a while.
+
+    The URL is looked up once, on first use; ``sqs`` and ``url`` are functions so that
+    nothing is built before it is needed.
+    """
+
+    MAX_HOLD_SECONDS = 43_200  # SQS's limit for a visibility timeout
+
+    def __init__(self, sqs: Callable[[], Any], url: Callable[[], str]) -> None:
+        self._sqs = sqs
+        self._url_of = url
+        self._url: str | None = None
+
+    @classmethod
+    def named(cls, logical: str) -> SqsQueue:
+        """The queue ``logical`` of the current settings, through the shared SQS client."""
+        from chalicelib import aws
+        from chalicelib.settings import get_settings
+
+        def url() -> str:
+            name = get_settings().queue(logical)
+            return str(aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+
+        return cls(lambda: aws.client("sqs"), url)
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self._url_of()
+        return self._url
+
+    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
+        self._sqs().send_message(
+            QueueUrl=self.url, MessageBody=json.dumps(body), DelaySeconds=max(0, min(900, int(delay_seconds)))
+        )
+
+    def hold(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after ``seconds`` (its retry delay)."""
+        try:
+            self._sqs().change_message_visibility(
+                QueueUrl=self.url,
+                ReceiptHandle=receipt_handle,
+                VisibilityTimeout=max(0, min(self.MAX_HOLD_SECONDS, int(seconds))),
+            )
+        except Exception as exc:
+            # The message comes back after the queue's visibility timeout instead.
+            get_logger().warning("could not set the retry delay", extra={"error": f"{type(exc).__name__}: {exc}"})

@@ -6,9 +6,9 @@ import json
 
 from chalice.test import Client
 
+from chalicelib.budget import Unlimited
 from chalicelib.clock import FixedClock
 from chalicelib.deps import get_deps
-from chalicelib.purge.budget import Unlimited
 from chalicelib.store.audit import AuditItem
 from tests.retention_support import (  # noqa: F401
     NOW,

@@ -10,10 +10,10 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import aws
+from chalicelib.budget import BatchBudget, Unlimited
 from chalicelib.clock import FixedClock
 from chalicelib.deps import get_deps
 from chalicelib.domain.retention import StepStatus
-from chalicelib.purge.budget import BatchBudget, Unlimited
 from chalicelib.purge.engine import DynamoPurgeEngine
 from chalicelib.services.retention import RetentionService
 from tests.retention_support import (  # noqa: F401
@@ -150,7 +150,7 @@ def test_a_tiny_time_budget_resumes_where_it_stopped_with_exact_counts(
 
 
 def test_the_lambda_budget_keeps_a_reserve() -> None:
-    from chalicelib.purge.budget import LambdaBudget
+    from chalicelib.budget import LambdaBudget
 
     remaining = [300_000.0]
     budget = LambdaBudget(lambda: remaining[0], reserve_seconds=20)

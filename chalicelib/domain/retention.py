@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, field_validator
@@ -130,3 +130,26 @@ class PurgeRun(Schema):
     created_at: Timestamp
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
+
+
+class StepOutcome(StrEnum):
+    """What advancing one step of a purge run came to."""
+
+    done = "done"  # the step is finished (completed, skipped or failed)
+    ready = "ready"  # its archive export completed: the purge may start
+    wait = "wait"  # its archive export is still running
+    throttled = "throttled"  # DynamoDB throttled the deletes
+    paused = "paused"  # this invocation's time is up
+
+
+THROTTLED_PAUSE_SECONDS = 10
+
+
+def requeue_delay(delay: int | None, outcome: StepOutcome, archive_poll_seconds: int) -> int | None:
+    """When the run's next message is due after one more step's outcome: the soonest need wins."""
+    if outcome is StepOutcome.paused:
+        return 0
+    wait = {StepOutcome.wait: archive_poll_seconds, StepOutcome.throttled: THROTTLED_PAUSE_SECONDS}.get(outcome)
+    if wait is None:
+        return delay
+    return wait if delay is None else min(delay, wait)

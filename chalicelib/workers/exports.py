@@ -40,6 +40,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib.budget import Budget, LambdaBudget
 from chalicelib.clock import isoformat, parse_iso
 from chalicelib.deps import Deps, get_deps
 from chalicelib.domain.errors import NotFound
@@ -66,11 +67,11 @@ from chalicelib.exporting.sources import (
     notification_source,
 )
 from chalicelib.logs import get_logger
+from chalicelib.queues import SqsQueue
 from chalicelib.services.exports import ExportJobs
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.exports import ExportJobItem
-
-Budget = Callable[[], float]  # milliseconds left in this invocation
+from chalicelib.workers.runner import DONE, Outcome, RetryIn, run_batch
 
 PAGE_ROWS = 1000
 LEASE_GRACE_SECONDS = 30
@@ -210,7 +211,7 @@ class ExportWorker:
     def _claim(self, item: ExportJobItem, budget: Budget) -> Run:
         now = self.clock()
         stamp = isoformat(now)
-        lease = isoformat(now + timedelta(milliseconds=max(0.0, budget()), seconds=LEASE_GRACE_SECONDS))
+        lease = isoformat(now + timedelta(milliseconds=budget.seconds_left() * 1000, seconds=LEASE_GRACE_SECONDS))
         actions: list[Any] = [
             ExportJobItem.status.set(JobStatus.running.value),
             ExportJobItem.run_seq.set(int(item.run_seq or 0) + 1),
@@ -336,7 +337,7 @@ class ExportWorker:
                     upload=UploadState.from_json(writer.state.to_json()),
                     restarts=checkpoint.restarts,
                 )
-            short = (stored_here or unsaved is not None) and budget() < self.reserve_ms
+            short = (stored_here or unsaved is not None) and budget.seconds_left() * 1000 < self.reserve_ms
             pages_since_save += 1
             due = pages_since_save >= self.checkpoint_pages
             # A new multipart upload is saved at once, so that no run can lose track of it.
@@ -489,35 +490,24 @@ def describe(exc: Exception) -> str:
 # --- entry points ----------------------------------------------------------------------
 
 
-def run_export_message(body: dict[str, Any], budget: Budget, worker: ExportWorker | None = None) -> str:
+def run_export_message(
+    body: dict[str, Any], budget: Budget | Callable[[], float], worker: ExportWorker | None = None
+) -> str:
     """Handle one export message (callable directly in tests and by the local stack)."""
-    return (worker or ExportWorker(get_deps())).run(body, budget)
+    return (worker or ExportWorker(get_deps())).run(body, LambdaBudget.of(budget))
 
 
 def handle_export_event(event: Any, worker: ExportWorker | None = None) -> dict[str, Any]:
-    """The SQS handler's body: one message at a time, failures reported per message."""
-    context = getattr(event, "context", None)
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    budget: Budget = remaining if callable(remaining) else (lambda: DEFAULT_BUDGET_MS)
-    failures: list[dict[str, str]] = []
-    for record in event:
-        message_id = str(record.to_dict().get("messageId", ""))
+    """The export queue's handler: one job run per message; a job another run holds is retried later."""
+    budget = LambdaBudget.from_context(getattr(event, "context", None), 0.0, DEFAULT_BUDGET_MS / 1000)
+    jobs = worker.jobs if worker else get_deps().exports
+    queue = SqsQueue(lambda: jobs.sqs, jobs.queue_url)
+
+    def export(record: Any) -> Outcome:
         try:
             run_export_message(json.loads(record.body), budget, worker)
         except Busy as busy:
-            _delay(record.receipt_handle, busy.retry_after_seconds, worker)
-            failures.append({"itemIdentifier": message_id})
-        except Exception:
-            get_logger().exception("export message failed", extra={"message_id": message_id})
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+            return RetryIn(max(1, busy.retry_after_seconds))
+        return DONE
 
-
-def _delay(receipt_handle: str, seconds: int, worker: ExportWorker | None) -> None:
-    jobs = worker.jobs if worker else get_deps().exports
-    try:
-        jobs.sqs.change_message_visibility(
-            QueueUrl=jobs.queue_url(), ReceiptHandle=receipt_handle, VisibilityTimeout=min(43_200, max(1, seconds))
-        )
-    except Exception:
-        get_logger().warning("could not delay a busy export message")
+    return run_batch(event, export, queue)

@@ -6,31 +6,28 @@ The purge itself (budget, engine, purgers, queue) lives in :mod:`chalicelib.purg
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.budget import Budget, LambdaBudget
 from chalicelib.deps import get_deps
 from chalicelib.logs import get_logger
-from chalicelib.purge.budget import Budget, LambdaBudget
 from chalicelib.settings import get_settings
+from chalicelib.workers.runner import DONE, Outcome, run_batch
 
 
-def handle_purge_messages(records: Sequence[tuple[str, str]], budget: Budget) -> dict[str, Any]:
-    """Process purge-run messages ``(message_id, body)``; failed ones go back to the queue."""
-    logger = get_logger()
-    failures = []
-    for message_id, body in records:
-        try:
-            run_id = int(json.loads(body)["run_id"])
-        except (ValueError, KeyError, TypeError):
-            logger.error("dropping a malformed purge message", extra={"message_id": message_id})
-            continue
-        try:
-            get_deps().retention.process_run(run_id, budget)
-        except Exception:
-            logger.exception("purge run failed; the message will be retried", extra={"run_id": run_id})
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+def handle_purge_event(event: Any, budget: Budget) -> dict[str, Any]:
+    """The purge queue's handler: each message continues one run; a failed run's message is retried."""
+    return run_batch(event, lambda record: process_purge_message(record.message_id, record.body, budget), None)
+
+
+def process_purge_message(message_id: str, body: str, budget: Budget) -> Outcome:
+    try:
+        run_id = int(json.loads(body)["run_id"])
+    except (ValueError, KeyError, TypeError):
+        get_logger().error("dropping a malformed purge message", extra={"message_id": message_id})
+        return DONE
+    get_deps().retention.process_run(run_id, budget)
+    return DONE
 
 
 def run_scheduled_purge(budget: Budget) -> int:

@@ -1,4 +1,4 @@
-"""How much of an invocation is left for work."""
+"""How much of an invocation is left for work: the one budget of every queue and schedule handler."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ class LambdaBudget:
 
     def seconds_left(self) -> float:
         return max(0.0, self.remaining_ms() / 1000.0)
+
+    @classmethod
+    def of(cls, budget: Budget | Callable[[], float]) -> Budget:
+        """A budget, also from a bare "milliseconds left" function (no reserve)."""
+        return budget if hasattr(budget, "seconds_left") else cls(budget, 0.0)  # type: ignore[arg-type,return-value]
 
 
 class BatchBudget:
