@@ -6,7 +6,8 @@ import base64
 
 import pytest
 
-from chalicelib.errors import ValidationFailed
+from chalicelib.domain.errors import InvalidField
+from chalicelib.errors import from_domain
 from chalicelib.store import cursors
 
 STATE = {"id": 41, "token_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
@@ -37,22 +38,23 @@ def test_any_flipped_bit_is_refused(position: int) -> None:
     raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     raw[position] ^= 0x01
     forged = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(InvalidField) as refused:
         cursors.unseal(forged, "api_keys")
-    assert refused.value.status_code == 422
+    assert refused.value.field == ("cursor",)
+    assert from_domain(refused.value, frozenset({"cursor"})).status_code == 422
 
 
 @pytest.mark.parametrize("junk", ["!!!", "%%%", "abc", "e30", "x" * 300, "eyJpZCI6IDF9"])
 def test_junk_is_refused(junk: str) -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidField):
         cursors.unseal(junk, "api_keys")
 
 
 def test_a_cursor_of_another_list_or_filter_is_refused() -> None:
     token = cursors.seal(STATE, cursors.scope_of("notifications", status="sent"))
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidField):
         cursors.unseal(token, cursors.scope_of("notifications", status="failed"))
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidField):
         cursors.unseal(token, cursors.scope_of("exports", status="sent"))
     assert cursors.unseal(token, cursors.scope_of("notifications", status="sent", channel_id=None)) == STATE
 
@@ -65,7 +67,7 @@ def test_the_configured_secret_signs(monkeypatch: pytest.MonkeyPatch) -> None:
     token = cursors.seal(STATE, "s")
     monkeypatch.setenv("VALHALLA_CURSOR_SECRET", "two")
     reset_settings()
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidField):
         cursors.unseal(token, "s")
     monkeypatch.setenv("VALHALLA_CURSOR_SECRET", "one")
     reset_settings()
