@@ -91,7 +91,7 @@ class Deps:
             queue=PurgeQueue(lambda: aws.client("sqs"), lambda: queue_url("purge", settings)),
             maintenance=self.maintenance,
             audit=self.audit,
-            exports=lambda: getattr(self, "exports", None),
+            exports=lambda: self.exports,
             archive_poll_seconds=settings.purge_archive_poll_seconds,
         )
 

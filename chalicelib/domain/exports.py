@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -26,6 +26,19 @@ from pydantic import (
 from chalicelib.clock import isoformat
 from chalicelib.domain.common import PageQuery, PlainText, RecordId, Schema, SingleLine, StrictInput, Timestamp
 from chalicelib.domain.notifications import NotificationStatus
+
+
+class ExportOutcome(StrEnum):
+    """What one export message came to (the worker's log and the tests read it)."""
+
+    completed = "completed"
+    yielded = "yielded"  # out of time: checkpoint saved, the job's message sent again
+    failed = "failed"
+    cancelled = "cancelled"
+    superseded = "superseded"  # another invocation took the job over
+    invalid = "invalid"  # the message names no job
+    missing = "missing"  # the job does not exist
+    external = "external"  # an outside worker runs this job type
 
 
 class JobStatus(str, Enum):

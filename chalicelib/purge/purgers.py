@@ -98,23 +98,19 @@ class StatusIndexPurger(Purger):
     """Records of a table with a ``by_status`` index (hash ``status``, range ``created_at``)."""
 
     statuses: tuple[str, ...] = ()
-    module = ""
-    model_name = ""
     index_attr = "by_status"
 
     def model(self) -> type[Model] | None:
-        import importlib
-
-        try:
-            module = importlib.import_module(self.module)
-        except ImportError:
-            return None
-        model = getattr(module, self.model_name, None)
-        index = getattr(model, self.index_attr, None) if model is not None else None
+        """The store's model, if it has a status index ordered by time (imported when first needed)."""
+        model = self.load_model()
+        index = getattr(model, self.index_attr, None)
         if index is None:
             return None
         _hash, range_name = _key_names(index._get_schema())
         return model if range_name else None
+
+    def load_model(self) -> type[Model]:
+        raise NotImplementedError
 
     def available(self) -> bool:
         return self.model() is not None
@@ -157,8 +153,11 @@ class NotificationsPurger(StatusIndexPurger):
     category = "notifications"
     export_type = "notification_export"
     statuses = ("failed", "sent")
-    module = "chalicelib.store.notifications"
-    model_name = "OutboxItem"
+
+    def load_model(self) -> type[Model]:
+        from chalicelib.store.notifications import OutboxItem
+
+        return OutboxItem
 
 
 class ExportJobsPurger(StatusIndexPurger):
@@ -166,8 +165,11 @@ class ExportJobsPurger(StatusIndexPurger):
 
     category = "export_jobs"
     statuses = ("completed", "failed")
-    module = "chalicelib.store.exports"
-    model_name = "ExportJobItem"
+
+    def load_model(self) -> type[Model]:
+        from chalicelib.store.exports import ExportJobItem
+
+        return ExportJobItem
 
     def __init__(self, s3: Callable[[], Any], bucket: Callable[[], str]) -> None:
         self.s3 = s3

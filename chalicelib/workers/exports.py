@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -45,26 +44,21 @@ from chalicelib.clock import isoformat, parse_iso
 from chalicelib.deps import Deps, get_deps
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.exports import (
-    AuditExportFilter,
     ExportFormat,
+    ExportOutcome,
     JobStatus,
-    JobType,
-    NotificationExportFilter,
     clip,
-    data_key,
     is_built_in,
     manifest_key,
-    parse_filters,
 )
 from chalicelib.exporting.encoders import Encoder, encoder_for
+from chalicelib.exporting.job_sources import source_for
 from chalicelib.exporting.manifest import build_manifest, manifest_bytes
 from chalicelib.exporting.multipart import SSE, GzipPartWriter, UploadState, abort_upload, error_code, stream_sha256
+from chalicelib.exporting.runs import Busy, Checkpoint, HandOffFailed, Run, Stopped
 from chalicelib.exporting.sources import (
     QuerySource,
     StaticSource,
-    audit_source,
-    config_snapshot_source,
-    notification_source,
 )
 from chalicelib.logs import get_logger
 from chalicelib.queues import SqsQueue
@@ -77,73 +71,6 @@ PAGE_ROWS = 1000
 LEASE_GRACE_SECONDS = 30
 MAX_RESTARTS = 1
 DEFAULT_BUDGET_MS = 900_000
-
-
-class Busy(Exception):
-    """Another invocation holds the job's lease: try this message again later."""
-
-    def __init__(self, job_id: int, retry_after_seconds: int) -> None:
-        super().__init__(f"export job {job_id} is held by another run for {retry_after_seconds}s")
-        self.retry_after_seconds = retry_after_seconds
-
-
-class Stopped(Exception):
-    """The job is no longer this run's: cancelled, or taken over after a lost lease."""
-
-
-class HandOffFailed(Exception):
-    """The checkpoint is saved but the next message could not be sent: SQS must redeliver this one."""
-
-
-@dataclass
-class Checkpoint:
-    key: str
-    cursor: dict[str, Any] | None = None
-    started: bool = False
-    rows: int = 0
-    upload: UploadState = field(default_factory=UploadState)
-    restarts: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "cursor": self.cursor,
-            "started": self.started,
-            "rows": self.rows,
-            "upload": self.upload.to_json(),
-            "restarts": self.restarts,
-        }
-
-    @classmethod
-    def of(cls, item: ExportJobItem) -> Checkpoint:
-        data = item.checkpoint or {}
-        key = data.get("key") or data_key(int(item.id), ExportFormat(item.format or "jsonl"))
-        return cls(
-            key=key,
-            cursor=data.get("cursor"),
-            started=bool(data.get("started")),
-            rows=int(data.get("rows") or 0),
-            upload=UploadState.from_json(data.get("upload")),
-            restarts=int(data.get("restarts") or 0),
-        )
-
-
-@dataclass
-class Run:
-    item: ExportJobItem
-    seq: int
-    checkpoint: Checkpoint
-    writer: GzipPartWriter | None = None
-
-    @property
-    def job_id(self) -> int:
-        return int(self.item.id)
-
-    @property
-    def upload_id(self) -> str | None:
-        if self.writer is not None:
-            return self.writer.state.upload_id
-        return self.checkpoint.upload.upload_id
 
 
 class ExportWorker:
@@ -179,23 +106,23 @@ class ExportWorker:
 
     # --- one message ---------------------------------------------------------------
 
-    def run(self, body: dict[str, Any], budget: Budget) -> str:
+    def run(self, body: dict[str, Any], budget: Budget) -> ExportOutcome:
         """Handle one message; returns what happened (``completed``, ``yielded``, ``failed``...)."""
         job_id = body.get("job_id") if isinstance(body, dict) else None
         if not isinstance(job_id, int) or isinstance(job_id, bool) or job_id < 1:
             get_logger().warning("export message without a job id", extra={"body": str(body)[:200]})
-            return "invalid"
+            return ExportOutcome.invalid
         try:
             item = self.jobs.item(job_id)
         except NotFound:
-            return "missing"
+            return ExportOutcome.missing
         if not is_built_in(item.job_type):
-            return "external"
+            return ExportOutcome.external
         if item.status == JobStatus.completed.value:
-            return "completed"
+            return ExportOutcome.completed
         if item.status == JobStatus.failed.value:
             self._clean_up(Run(item, int(item.run_seq or 0), Checkpoint.of(item)))
-            return "failed"
+            return ExportOutcome.failed
         run = self._claim(item, budget)
         try:
             return self._export(run, budget)
@@ -265,40 +192,9 @@ class ExportWorker:
     # --- the export ------------------------------------------------------------------
 
     def _source(self, item: ExportJobItem) -> QuerySource | StaticSource:
-        filters = parse_filters(item.job_type, item.filter_params)
-        if item.job_type == JobType.audit_log_export.value:
-            assert isinstance(filters, AuditExportFilter)
-            return audit_source(filters, self.deps.audit.known_days)
-        if item.job_type == JobType.notification_export.value:
-            assert isinstance(filters, NotificationExportFilter)
-            return notification_source(filters)
-        return config_snapshot_source(isoformat(self.clock()), self._channels, self._policies, self._maintenance)
+        return source_for(item, self.deps, isoformat(self.clock()))
 
-    def _channels(self) -> list[dict[str, Any]]:
-        return list(self.deps.notifications.list_all_channels_redacted())
-
-    def _policies(self) -> list[dict[str, Any]]:
-        from chalicelib.store.retention import POLICY_KIND, PolicyItem
-
-        return [
-            {
-                "id": int(item.id),
-                "category": item.category,
-                "days_to_keep": int(item.days_to_keep),
-                "enabled": bool(item.enabled),
-                "archive": bool(item.archive),
-                "description": item.description,
-                "created_at": item.created_at,
-                "updated_at": item.updated_at,
-            }
-            for item in PolicyItem.by_kind.query(POLICY_KIND, page_size=100)
-        ]
-
-    def _maintenance(self) -> dict[str, Any]:
-        state = self.deps.maintenance.store.load()
-        return dict(state.model_dump(mode="json"))
-
-    def _export(self, run: Run, budget: Budget) -> str:
+    def _export(self, run: Run, budget: Budget) -> ExportOutcome:
         item = run.item
         export_format = ExportFormat(item.format or "jsonl")
         source = self._source(item)
@@ -351,7 +247,7 @@ class ExportWorker:
                 return self._hand_off(run)
         return self._complete(run, writer, encoder, source.columns, rows)
 
-    def _hand_off(self, run: Run) -> str:
+    def _hand_off(self, run: Run) -> ExportOutcome:
         """Release the lease (the checkpoint is saved) and ask for the next invocation."""
         self._guarded_update(run, [ExportJobItem.lease_until.remove()])
         try:
@@ -359,9 +255,11 @@ class ExportWorker:
         except Exception as exc:
             raise HandOffFailed(str(exc)) from exc
         get_logger().info("export yielded", extra={"job_id": run.job_id, "rows": run.checkpoint.rows, "seq": run.seq})
-        return "yielded"
+        return ExportOutcome.yielded
 
-    def _complete(self, run: Run, writer: GzipPartWriter, encoder: Encoder, columns: list[str], rows: int) -> str:
+    def _complete(
+        self, run: Run, writer: GzipPartWriter, encoder: Encoder, columns: list[str], rows: int
+    ) -> ExportOutcome:
         item = run.item
         size, digest = writer.finish()
         key = run.checkpoint.key
@@ -412,7 +310,7 @@ class ExportWorker:
         get_logger().info("export completed", extra={"job_id": run.job_id, "rows": rows, "bytes": size})
         self.deps.stats.record_export(item.job_type, "completed", rows, size, _seconds(item, completed_at))
         self.jobs.notify_finished(item)
-        return "completed"
+        return ExportOutcome.completed
 
     # --- endings ---------------------------------------------------------------------
 
@@ -430,17 +328,17 @@ class ExportWorker:
         except Exception:
             get_logger().exception("export clean-up failed", extra={"job_id": run.job_id})
 
-    def _stopped(self, run: Run) -> str:
+    def _stopped(self, run: Run) -> ExportOutcome:
         current = self.jobs.item(run.job_id)
         if current.status == JobStatus.running.value and int(current.run_seq or 0) != run.seq:
-            return "superseded"  # another invocation owns the job (and its upload) now
+            return ExportOutcome.superseded  # another invocation owns the job (and its upload) now
         if current.status == JobStatus.completed.value:
-            return "completed"
+            return ExportOutcome.completed
         self._clean_up(run)
         get_logger().info("export stopped", extra={"job_id": run.job_id, "status": current.status})
-        return "cancelled"
+        return ExportOutcome.cancelled
 
-    def _failed(self, run: Run, exc: Exception) -> str:
+    def _failed(self, run: Run, exc: Exception) -> ExportOutcome:
         get_logger().exception("export failed", extra={"job_id": run.job_id})
         current = self.jobs.item(run.job_id)
         if current.status != JobStatus.running.value or int(current.run_seq or 0) != run.seq:
@@ -464,9 +362,9 @@ class ExportWorker:
             return self._stopped(run)
         self.deps.stats.record_export(run.item.job_type, "failed")
         self.jobs.notify_finished(run.item)
-        return "failed"
+        return ExportOutcome.failed
 
-    def _restart(self, run: Run) -> str:
+    def _restart(self, run: Run) -> ExportOutcome:
         """The saved upload is gone (completed by a run that died before saying so, or expired): start over."""
         fresh = Checkpoint(key=run.checkpoint.key, restarts=run.checkpoint.restarts + 1)
         self._save_checkpoint(run, fresh)
@@ -492,7 +390,7 @@ def describe(exc: Exception) -> str:
 
 def run_export_message(
     body: dict[str, Any], budget: Budget | Callable[[], float], worker: ExportWorker | None = None
-) -> str:
+) -> ExportOutcome:
     """Handle one export message (callable directly in tests and by the local stack)."""
     return (worker or ExportWorker(get_deps())).run(body, LambdaBudget.of(budget))
 
