@@ -6,8 +6,11 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib.clock import FixedClock
+from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
 from chalicelib.resources import create_all
+from tests.retention_support import NOW
 from tests.support import FAKE_AWS_ENV, ROOT, Api, make_token, reset_all
 
 
@@ -51,3 +54,20 @@ def tokens(aws: None) -> dict[Role, str]:
 def api(chalice_client: Client, tokens: dict[Role, str]) -> Api:
     """The API as an admin; ``api.as_(tokens[Role.viewer])`` for another role."""
     return Api(chalice_client, tokens[Role.admin])
+
+
+@pytest.fixture
+def clock(aws: None) -> Iterator[FixedClock]:
+    """The services' clock, fixed at NOW (set before any capability service is built)."""
+    fixed = FixedClock(NOW)
+    deps = get_deps()
+    deps.clock = fixed
+    for name in ("audit", "retention", "maintenance", "exports", "notifications"):
+        deps.__dict__.pop(name, None)
+    yield fixed
+
+
+@pytest.fixture
+def admin(api: Api, clock: FixedClock) -> Api:
+    """The API as an admin, with the services' clock fixed at NOW."""
+    return api

@@ -6,11 +6,9 @@ services is a :class:`FixedClock`, so nothing sleeps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from chalice.test import Client
 
 from chalicelib import aws
@@ -27,22 +25,6 @@ NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 def ago(days: float = 0, **delta: float) -> datetime:
     return NOW - timedelta(days=days, **delta)
-
-
-@pytest.fixture
-def clock(aws: None) -> Iterator[FixedClock]:
-    """The services' clock, fixed at NOW (set before any capability service is built)."""
-    fixed = FixedClock(NOW)
-    deps = get_deps()
-    deps.clock = fixed
-    for name in ("audit", "retention", "maintenance", "exports", "notifications"):
-        deps.__dict__.pop(name, None)
-    yield fixed
-
-
-@pytest.fixture
-def admin(api: Api, clock: FixedClock) -> Api:
-    return api
 
 
 def add_audit_events(clock: FixedClock, moment: datetime, count: int = 1, action: str = "test.event") -> None:

@@ -12,13 +12,12 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
 from chalicelib.domain.retention import SetPolicy
 from chalicelib.store.retention import PolicyItem
-from tests.retention_support import NOW, admin, clock  # noqa: F401
 from tests.support import Api
 
 SEED_POLICY = {"category": "audit_logs", "days_to_keep": 365, "description": "Keep audit logs for 1 year"}
 
 
-def test_seed_examples_create_list_get_and_update(admin: Api) -> None:  # noqa: F811
+def test_seed_examples_create_list_get_and_update(admin: Api) -> None:
     created = admin.post("/system/retention/", SEED_POLICY)
     assert created.status == 201, created.json
     policy = created.json
@@ -47,7 +46,7 @@ def test_seed_examples_create_list_get_and_update(admin: Api) -> None:  # noqa: 
     assert admin.get("/system/retention/audit_logs").json["days_to_keep"] == 730
 
 
-def test_create_or_update_is_idempotent(admin: Api, clock: FixedClock) -> None:  # noqa: F811
+def test_create_or_update_is_idempotent(admin: Api, clock: FixedClock) -> None:
     body = {"category": "temp_data", "days_to_keep": 7}
     first = admin.post("/system/retention/", body)
     clock.advance(minutes=5)
@@ -59,7 +58,7 @@ def test_create_or_update_is_idempotent(admin: Api, clock: FixedClock) -> None: 
     assert len(admin.get("/system/retention/").json["items"]) == 1
 
 
-def test_one_row_per_category_even_under_concurrent_creates(admin: Api) -> None:  # noqa: F811
+def test_one_row_per_category_even_under_concurrent_creates(admin: Api) -> None:
     retention = get_deps().retention
 
     def put(days: int) -> bool:
@@ -78,7 +77,7 @@ def test_the_category_is_the_table_key_so_dynamodb_refuses_a_second_row() -> Non
     assert hash_keys == [{"AttributeName": "category", "KeyType": "HASH"}]
 
 
-def test_listing_is_paginated_by_category(admin: Api) -> None:  # noqa: F811
+def test_listing_is_paginated_by_category(admin: Api) -> None:
     for category in ("temp_data", "audit_logs", "events", "notifications", "export_jobs"):
         admin.post("/system/retention/", {"category": category, "days_to_keep": 30})
     first = admin.get("/system/retention/?limit=2").json
@@ -92,14 +91,14 @@ def test_listing_is_paginated_by_category(admin: Api) -> None:  # noqa: F811
     assert admin.get("/system/retention/?cursor=%%%").status == 422
 
 
-def test_unknown_category_is_404_and_a_malformed_one_422(admin: Api) -> None:  # noqa: F811
+def test_unknown_category_is_404_and_a_malformed_one_422(admin: Api) -> None:
     missing = admin.get("/system/retention/nothing_here")
     assert missing.status == 404 and "nothing_here" in missing.json["detail"]
     assert admin.get("/system/retention/Bad-Category").status == 422
     assert admin.get("/system/retention/nothing_here/preview").status == 404
 
 
-def test_enabled_flag_defaults_true_toggles_and_is_kept_when_left_out(admin: Api) -> None:  # noqa: F811
+def test_enabled_flag_defaults_true_toggles_and_is_kept_when_left_out(admin: Api) -> None:
     assert admin.post("/system/retention/", {"category": "events", "days_to_keep": 90}).json["enabled"] is True
     off = admin.post("/system/retention/", {"category": "events", "days_to_keep": 90, "enabled": False})
     assert off.status == 200 and off.json["enabled"] is False
@@ -110,7 +109,7 @@ def test_enabled_flag_defaults_true_toggles_and_is_kept_when_left_out(admin: Api
     assert admin.get("/system/retention/events").json["enabled"] is True
 
 
-def test_description_can_be_cleared_with_null(admin: Api) -> None:  # noqa: F811
+def test_description_can_be_cleared_with_null(admin: Api) -> None:
     admin.post("/system/retention/", {"category": "events", "days_to_keep": 9, "description": "x"})
     kept = admin.post("/system/retention/", {"category": "events", "days_to_keep": 9})
     assert kept.json["description"] == "x"
@@ -118,7 +117,7 @@ def test_description_can_be_cleared_with_null(admin: Api) -> None:  # noqa: F811
     assert cleared.json["description"] is None
 
 
-def test_each_policy_says_whether_its_category_is_purgeable(admin: Api) -> None:  # noqa: F811
+def test_each_policy_says_whether_its_category_is_purgeable(admin: Api) -> None:
     for category in ("audit_logs", "notifications", "export_jobs", "events", "temp_data"):
         admin.post("/system/retention/", {"category": category, "days_to_keep": 30})
     purgeable = {item["category"]: item["purgeable"] for item in admin.get("/system/retention/").json["items"]}
@@ -131,7 +130,7 @@ def test_each_policy_says_whether_its_category_is_purgeable(admin: Api) -> None:
     }
 
 
-def test_archive_is_accepted_only_where_an_export_type_exists(admin: Api) -> None:  # noqa: F811
+def test_archive_is_accepted_only_where_an_export_type_exists(admin: Api) -> None:
     for category in ("audit_logs", "notifications"):
         reply = admin.post("/system/retention/", {"category": category, "days_to_keep": 30, "archive": True})
         assert reply.status == 201 and reply.json["archive"] is True
@@ -174,7 +173,7 @@ BAD_BODIES: list[tuple[dict[str, Any], list[Any]]] = [
 
 @pytest.mark.parametrize(("body", "loc"), BAD_BODIES)
 def test_validation_errors_for_every_field_and_nothing_written(
-    admin: Api,  # noqa: F811
+    admin: Api,
     body: dict[str, Any],
     loc: list[Any] | None,
 ) -> None:
@@ -189,7 +188,7 @@ def test_validation_errors_for_every_field_and_nothing_written(
     assert admin.get("/system/retention/").json["items"] == []
 
 
-def test_bounds_are_inclusive(admin: Api) -> None:  # noqa: F811
+def test_bounds_are_inclusive(admin: Api) -> None:
     assert admin.post("/system/retention/", {"category": "a", "days_to_keep": 1}).status == 201
     assert admin.post("/system/retention/", {"category": "b" * 64, "days_to_keep": 36500}).status == 201
     assert (
@@ -199,7 +198,7 @@ def test_bounds_are_inclusive(admin: Api) -> None:  # noqa: F811
     assert multi.status == 201
 
 
-def test_malformed_requests(admin: Api) -> None:  # noqa: F811
+def test_malformed_requests(admin: Api) -> None:
     assert admin.post("/system/retention/", raw=b"{not json").status == 400
     assert admin.post("/system/retention/", ["audit_logs"]).status == 422
     wrong_type = admin.post(
@@ -208,7 +207,7 @@ def test_malformed_requests(admin: Api) -> None:  # noqa: F811
     assert wrong_type.status == 415
 
 
-def test_roles_viewers_read_admins_write(admin: Api, tokens: dict[Role, str]) -> None:  # noqa: F811
+def test_roles_viewers_read_admins_write(admin: Api, tokens: dict[Role, str]) -> None:
     admin.post("/system/retention/", SEED_POLICY)
     viewer = admin.as_(tokens[Role.viewer])
     operator = admin.as_(tokens[Role.operator])
@@ -222,7 +221,7 @@ def test_roles_viewers_read_admins_write(admin: Api, tokens: dict[Role, str]) ->
     assert admin.get("/system/retention/", token=None).status == 401
 
 
-def test_writes_are_refused_by_the_shield_in_read_only_mode(admin: Api) -> None:  # noqa: F811
+def test_writes_are_refused_by_the_shield_in_read_only_mode(admin: Api) -> None:
     assert admin.post("/system/maintenance/state", {"mode": "read_only"}).status == 200
     reply = admin.post("/system/retention/", SEED_POLICY)
     assert reply.status == 503 and reply.json["mode"] == "read_only"
@@ -232,7 +231,7 @@ def test_writes_are_refused_by_the_shield_in_read_only_mode(admin: Api) -> None:
     assert admin.get("/system/retention/audit_logs").status == 404
 
 
-def test_every_accepted_write_is_audited(admin: Api) -> None:  # noqa: F811
+def test_every_accepted_write_is_audited(admin: Api) -> None:
     admin.post("/system/retention/", SEED_POLICY)
     admin.post("/system/retention/", {**SEED_POLICY, "days_to_keep": 730})
     events = admin.get("/system/audit?actor=test-admin").json["items"]
@@ -243,7 +242,7 @@ def test_every_accepted_write_is_audited(admin: Api) -> None:  # noqa: F811
     assert update["summary"]["days_to_keep"] == 730
 
 
-def test_runs_need_a_policy_per_named_category(admin: Api) -> None:  # noqa: F811
+def test_runs_need_a_policy_per_named_category(admin: Api) -> None:
     admin.post("/system/retention/", SEED_POLICY)
     reply = admin.post("/system/retention/purge", {"categories": ["audit_logs", "ghosts"]})
     assert reply.status == 422

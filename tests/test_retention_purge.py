@@ -10,15 +10,13 @@ from chalicelib.budget import Unlimited
 from chalicelib.clock import FixedClock
 from chalicelib.deps import get_deps
 from chalicelib.store.audit import AuditItem
-from tests.retention_support import (  # noqa: F401
+from tests.retention_support import (
     NOW,
     add_audit_events,
     add_export_job,
     add_outbox,
-    admin,
     ago,
     audit_times,
-    clock,
     drain_purge_queue,
     export_job_ids,
     outbox_ids,
@@ -43,7 +41,7 @@ def start_run(api: Api, body: dict[str, object] | None = None) -> dict[str, obje
     return dict(reply.json)
 
 
-def seed_audit(clock: FixedClock) -> None:  # noqa: F811
+def seed_audit(clock: FixedClock) -> None:
     """30-day policy, cutoff 2026-05-02T12:00Z: 7 events before it, 5 after."""
     add_audit_events(clock, ago(45), 3)  # 2026-04-17: a whole day before the cutoff
     add_audit_events(clock, ago(31), 2)  # 2026-05-01
@@ -54,8 +52,8 @@ def seed_audit(clock: FixedClock) -> None:  # noqa: F811
 
 
 def test_audit_logs_older_than_the_cutoff_are_purged_and_newer_kept(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     seed_audit(clock)
@@ -97,8 +95,8 @@ def test_audit_logs_older_than_the_cutoff_are_purged_and_newer_kept(
 
 
 def test_each_run_writes_one_audit_event_with_its_counts(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     add_audit_events(clock, ago(100), 4)
@@ -119,7 +117,7 @@ def test_each_run_writes_one_audit_event_with_its_counts(
 
 
 def test_notifications_sent_and_failed_are_purged_pending_never(
-    admin: Api,  # noqa: F811
+    admin: Api,
     chalice_client: Client,
 ) -> None:
     add_outbox(101, "sent", ago(60))
@@ -142,7 +140,7 @@ def test_notifications_sent_and_failed_are_purged_pending_never(
 
 
 def test_export_jobs_finished_are_purged_with_their_s3_objects(
-    admin: Api,  # noqa: F811
+    admin: Api,
     chalice_client: Client,
 ) -> None:
     gone = add_export_job(201, "completed", ago(40)) + add_export_job(202, "failed", ago(35))
@@ -165,8 +163,8 @@ def test_export_jobs_finished_are_purged_with_their_s3_objects(
 
 
 def test_a_run_over_every_policy_purges_each_category(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     seed_audit(clock)
@@ -191,8 +189,8 @@ def test_a_run_over_every_policy_purges_each_category(
 
 
 def test_dry_run_counts_and_deletes_nothing(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     seed_audit(clock)
@@ -216,8 +214,8 @@ def test_dry_run_counts_and_deletes_nothing(
 
 
 def test_disabled_policy_is_left_alone(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     add_audit_events(clock, ago(100), 3)
@@ -235,8 +233,8 @@ def test_disabled_policy_is_left_alone(
 
 
 def test_run_is_skipped_while_the_system_is_in_maintenance(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     add_audit_events(clock, ago(100), 3)
@@ -252,8 +250,8 @@ def test_run_is_skipped_while_the_system_is_in_maintenance(
 
 
 def test_scheduled_purge_runs_every_enabled_policy_and_skips_in_read_only(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     add_audit_events(clock, ago(100), 3)
@@ -296,7 +294,7 @@ def test_the_schedule_is_daily_by_default_and_configurable() -> None:
     assert default.schedule_expression == "cron(0 3 * * ? *)"
 
 
-def test_runs_are_listed_newest_first_with_pages(admin: Api, clock: FixedClock) -> None:  # noqa: F811
+def test_runs_are_listed_newest_first_with_pages(admin: Api, clock: FixedClock) -> None:
     set_policy(admin, "temp_data", 3)
     ids = []
     for _ in range(3):
@@ -310,8 +308,8 @@ def test_runs_are_listed_newest_first_with_pages(admin: Api, clock: FixedClock) 
 
 
 def test_a_run_held_by_another_invocation_is_not_processed_twice(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
 ) -> None:
     add_audit_events(clock, ago(100), 3)
     set_policy(admin, "audit_logs", 30)
@@ -331,7 +329,7 @@ def test_a_run_held_by_another_invocation_is_not_processed_twice(
     assert retention.process_run(int(run["id"]), Unlimited()) is None, "a finished run is never processed again"
 
 
-def test_malformed_purge_messages_are_dropped(chalice_client: Client, clock: FixedClock) -> None:  # noqa: F811
+def test_malformed_purge_messages_are_dropped(chalice_client: Client, clock: FixedClock) -> None:
     event = {
         "Records": [
             {
@@ -351,7 +349,7 @@ def test_malformed_purge_messages_are_dropped(chalice_client: Client, clock: Fix
     assert chalice_client.lambda_.invoke("process_purge_runs", event).payload == {"batchItemFailures": []}
 
 
-def test_preview_of_a_category_without_purger(admin: Api) -> None:  # noqa: F811
+def test_preview_of_a_category_without_purger(admin: Api) -> None:
     set_policy(admin, "events", 10)
     preview = admin.get("/system/retention/events/preview").json
     assert preview["purgeable"] is False and preview["count"] is None and preview["oldest"] is None

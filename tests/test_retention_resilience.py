@@ -16,16 +16,14 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.retention import StepStatus
 from chalicelib.purge.engine import DynamoPurgeEngine
 from chalicelib.services.retention import RetentionService
-from tests.retention_support import (  # noqa: F401
+from tests.retention_support import (
     CountingClient,
     ThrottlingClient,
     add_audit_events,
     add_export_job,
     add_outbox,
-    admin,
     ago,
     audit_times,
-    clock,
     drain_purge_queue,
     export_job_ids,
     outbox_ids,
@@ -51,7 +49,7 @@ def retention() -> RetentionService:
 # --- UnprocessedItems ------------------------------------------------------------------------
 
 
-def test_unprocessed_items_are_retried_with_backoff_and_none_is_lost_or_skipped(admin: Api) -> None:  # noqa: F811
+def test_unprocessed_items_are_retried_with_backoff_and_none_is_lost_or_skipped(admin: Api) -> None:
     for item_id in range(1, 61):
         add_outbox(item_id, "sent", ago(40, minutes=item_id))
     for item_id in range(61, 71):
@@ -74,8 +72,8 @@ def test_unprocessed_items_are_retried_with_backoff_and_none_is_lost_or_skipped(
 
 
 def test_items_still_unprocessed_after_the_last_retry_are_kept_and_deleted_next_time(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
 ) -> None:
     add_audit_events(clock, ago(50), 40)
     add_audit_events(clock, ago(2), 5)
@@ -103,8 +101,8 @@ def test_items_still_unprocessed_after_the_last_retry_are_kept_and_deleted_next_
 
 
 def test_a_tiny_time_budget_resumes_where_it_stopped_with_exact_counts(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
 ) -> None:
     add_audit_events(clock, ago(60), 50)
     add_audit_events(clock, ago(45), 50)
@@ -181,7 +179,7 @@ class FakeExports:
         return self.jobs[job_id]
 
 
-def test_archive_waits_for_the_export_then_deletes(admin: Api, clock: FixedClock) -> None:  # noqa: F811
+def test_archive_waits_for_the_export_then_deletes(admin: Api, clock: FixedClock) -> None:
     add_audit_events(clock, ago(50), 6)
     add_audit_events(clock, ago(2), 2)
     set_policy(admin, "audit_logs", 30, archive=True)
@@ -212,7 +210,7 @@ def test_archive_waits_for_the_export_then_deletes(admin: Api, clock: FixedClock
     assert len(audit_times()) == 2
 
 
-def test_archive_failure_deletes_nothing_and_says_why(admin: Api, clock: FixedClock) -> None:  # noqa: F811
+def test_archive_failure_deletes_nothing_and_says_why(admin: Api, clock: FixedClock) -> None:
     add_outbox(1, "sent", ago(50))
     set_policy(admin, "notifications", 30, archive=True)
     run_id = new_run(admin)
@@ -231,7 +229,7 @@ def test_archive_failure_deletes_nothing_and_says_why(admin: Api, clock: FixedCl
     assert outbox_ids() == {1}
 
 
-def test_a_dry_run_does_not_archive(admin: Api, clock: FixedClock) -> None:  # noqa: F811
+def test_a_dry_run_does_not_archive(admin: Api, clock: FixedClock) -> None:
     add_audit_events(clock, ago(50), 3)
     set_policy(admin, "audit_logs", 30, archive=True)
     run_id = new_run(admin, {"dry_run": True})
@@ -257,8 +255,8 @@ def drain_queue(client: Client, logical: str, handler: str, limit: int = 50) -> 
 
 
 def test_archive_through_the_export_engine_end_to_end(
-    admin: Api,  # noqa: F811
-    clock: FixedClock,  # noqa: F811
+    admin: Api,
+    clock: FixedClock,
     chalice_client: Client,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -291,7 +289,7 @@ def test_archive_through_the_export_engine_end_to_end(
 # --- DynamoDB calls ------------------------------------------------------------------------------
 
 
-def test_calls_are_the_batch_floor_plus_query_pages_whatever_the_table_size(admin: Api) -> None:  # noqa: F811
+def test_calls_are_the_batch_floor_plus_query_pages_whatever_the_table_size(admin: Api) -> None:
     for item_id in range(1, 401):
         expired = item_id <= 100
         add_outbox(item_id, "sent" if item_id % 2 else "failed", ago(60 if expired else 5, minutes=item_id))

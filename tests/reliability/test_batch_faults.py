@@ -16,11 +16,9 @@ from chalicelib import aws
 from chalicelib.deps import get_deps
 from chalicelib.purge.engine import DynamoPurgeEngine
 from tests.reliability.faults import Faults
-from tests.retention_support import (  # noqa: F401
+from tests.retention_support import (
     add_outbox,
-    admin,
     ago,
-    clock,
     drain_purge_queue,
     outbox_ids,
     set_policy,
@@ -71,7 +69,7 @@ def setup_outbox(api: Api) -> None:
 
 
 def test_partly_processed_batches_are_completed_and_counted_exactly(
-    admin: Api,  # noqa: F811
+    admin: Api,
     chalice_client: Client,
     faults: Faults,
 ) -> None:
@@ -86,7 +84,7 @@ def test_partly_processed_batches_are_completed_and_counted_exactly(
 
 
 def test_batches_never_processed_are_not_reported_as_deleted(
-    admin: Api,  # noqa: F811
+    admin: Api,
     chalice_client: Client,
     faults: Faults,
 ) -> None:
