@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.exports import ExportFormat, data_key
-from chalicelib.exporting.multipart import GzipPartWriter, UploadState
+from chalicelib.exporting.multipart import GzipPartWriter, UploadState, error_code
 from chalicelib.store.exports import ExportJobItem
 
 
@@ -75,3 +75,13 @@ class Run:
         if self.writer is not None:
             return self.writer.state.upload_id
         return self.checkpoint.upload.upload_id
+
+
+def describe(exc: Exception) -> str:
+    """Why a run failed, for the job's error message (the AWS operation and error code when there is one)."""
+    code = error_code(exc)
+    if code:
+        operation = getattr(exc, "operation_name", "") or "AWS call"
+        message = (getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")
+        return f"{operation} returned {code}: {message}".strip()
+    return f"{type(exc).__name__}: {exc}"

@@ -55,7 +55,7 @@ from chalicelib.exporting.encoders import Encoder, encoder_for
 from chalicelib.exporting.job_sources import source_for
 from chalicelib.exporting.manifest import build_manifest, manifest_bytes
 from chalicelib.exporting.multipart import SSE, GzipPartWriter, UploadState, abort_upload, error_code, stream_sha256
-from chalicelib.exporting.runs import Busy, Checkpoint, HandOffFailed, Run, Stopped
+from chalicelib.exporting.runs import Busy, Checkpoint, HandOffFailed, Run, Stopped, describe
 from chalicelib.exporting.sources import (
     QuerySource,
     StaticSource,
@@ -374,15 +374,6 @@ class ExportWorker:
 def _seconds(item: ExportJobItem, completed_at: str) -> float | None:
     started = item.started_at or item.created_at
     return (parse_iso(completed_at) - parse_iso(started)).total_seconds() if started else None
-
-
-def describe(exc: Exception) -> str:
-    code = error_code(exc)
-    if code:
-        operation = getattr(exc, "operation_name", "") or "AWS call"
-        message = (getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")
-        return f"{operation} returned {code}: {message}".strip()
-    return f"{type(exc).__name__}: {exc}"
 
 
 # --- entry points ----------------------------------------------------------------------
