@@ -20,8 +20,8 @@ class LambdaBudget:
 
     def __init__(self, remaining_ms: Callable[[], float], reserve_seconds: float) -> None:
         self.remaining_ms = remaining_ms
-        # Never reserve more than a fifth of what the invocation started with.
-        self.reserve_ms = min(reserve_seconds * 1000.0, max(0.0, remaining_ms()) * 0.2)
+        # Never reserve more than a fifth of what the invocation started with (no reserve: not asked).
+        self.reserve_ms = 0.0 if reserve_seconds <= 0 else min(reserve_seconds * 1000.0, max(0.0, remaining_ms()) * 0.2)
 
     @classmethod
     def from_context(cls, context: Any, reserve_seconds: float, default_seconds: float = 60.0) -> LambdaBudget:
