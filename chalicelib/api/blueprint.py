@@ -20,7 +20,7 @@ class ApiBlueprint(Blueprint):
 
     def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
         # A full path here would be served under the prefix twice: refuse it at import.
-        if path.startswith("/system"):
+        if self.url_prefix.startswith("/system") and path.startswith("/system"):
             raise ValueError(f"route {path!r}: write it relative to the blueprint's prefix {self.url_prefix!r}")
         if not self.public:
             kwargs.setdefault("authorizer", api_key_authorizer)

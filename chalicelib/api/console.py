@@ -12,13 +12,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.auth import api_key_authorizer
 from chalicelib.domain.common import Role
 from chalicelib.http import Call, endpoint
 
-console_api = Blueprint(__name__)
+# The console page and its assets sit outside /system; /system/me is its one API route.
+console_api = ApiBlueprint(__name__, "", public=True)
 
 ASSETS = Path(__file__).resolve().parent.parent / "console"
 CSP = (

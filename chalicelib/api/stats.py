@@ -5,37 +5,35 @@ Each answer carries ``X-Query-Count``: the DynamoDB requests it took.
 
 from __future__ import annotations
 
-from chalice.app import Blueprint
-
-from chalicelib.auth import api_key_authorizer
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
 from chalicelib.domain.stats import Backlog, DeliveryStats, DeliveryStatsQuery, ExportStats, ExportStatsQuery
 from chalicelib.http import Call, Reply, endpoint
 from chalicelib.store.stats import QueryCount
 
-stats_api = Blueprint(__name__)
+stats_api = ApiBlueprint(__name__, "/system/stats")
 
 
 def _reply(body: object, count: QueryCount) -> Reply:
     return Reply(body, headers={"X-Query-Count": str(count.queries)})
 
 
-@stats_api.route("/system/stats/deliveries", methods=["GET"], authorizer=api_key_authorizer)
+@stats_api.route("/deliveries", methods=["GET"])
 @endpoint(stats_api, role=Role.viewer, query=DeliveryStatsQuery, response=DeliveryStats)
 def delivery_stats(call: Call) -> Reply:
     """Sent, failed, attempts, retries and latency percentiles per time bucket (at most 1,440)."""
     return _reply(*get_deps().stats_reader.deliveries(call.query(DeliveryStatsQuery)))
 
 
-@stats_api.route("/system/stats/exports", methods=["GET"], authorizer=api_key_authorizer)
+@stats_api.route("/exports", methods=["GET"])
 @endpoint(stats_api, role=Role.viewer, query=ExportStatsQuery, response=ExportStats)
 def export_stats(call: Call) -> Reply:
     """Finished export jobs per type: counts by status, rows, bytes, durations, rows per second."""
     return _reply(*get_deps().stats_reader.exports(call.query(ExportStatsQuery)))
 
 
-@stats_api.route("/system/stats/backlog", methods=["GET"], authorizer=api_key_authorizer)
+@stats_api.route("/backlog", methods=["GET"])
 @endpoint(stats_api, role=Role.viewer, response=Backlog)
 def backlog(call: Call) -> Reply:
     """Pending notifications (total, top 20 channels, oldest), running exports and purge runs."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.clock import parse_iso
 from chalicelib.domain.exports import ExportFormat, data_key
 from chalicelib.exporting.multipart import GzipPartWriter, UploadState, error_code
 from chalicelib.store.exports import ExportJobItem
@@ -85,3 +86,9 @@ def describe(exc: Exception) -> str:
         message = (getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")
         return f"{operation} returned {code}: {message}".strip()
     return f"{type(exc).__name__}: {exc}"
+
+
+def run_seconds(item: ExportJobItem, completed_at: str) -> float | None:
+    """How long a job took, from its start (or creation) to ``completed_at``."""
+    started = item.started_at or item.created_at
+    return (parse_iso(completed_at) - parse_iso(started)).total_seconds() if started else None

@@ -226,9 +226,12 @@ class AnalyticsPurger(StatusIndexPurger):
 
     category = "analytics"
     statuses = ("stats",)
-    module = "chalicelib.store.stats"
-    model_name = "StatsRow"
     index_attr = "by_end"
+
+    def load_model(self) -> type[Model]:
+        from chalicelib.store.stats import StatsRow
+
+        return StatsRow
 
 
 def default_purgers(audit: AuditLog, s3: Callable[[], Any], bucket: Callable[[], str]) -> Purgers:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.clock import Clock, isoformat, parse_iso
+from chalicelib.domain.errors import InvalidField
 from chalicelib.domain.stats import (
     DURATION_BOUNDS_S,
     LATENCY_BOUNDS_MS,
@@ -30,7 +31,6 @@ from chalicelib.domain.stats import (
     percentile,
     percentiles,
 )
-from chalicelib.errors import ValidationFailed
 from chalicelib.services.stats import ALL, delivery_pk, export_pk, pending_pk
 from chalicelib.store import stats as store
 from chalicelib.store.stats import QueryCount, StatsTable
@@ -68,8 +68,8 @@ class StatsReader:
             since = granularity.floor(query.since)
         count = -(-(until - since) // step)  # ceiling: a bucket that has started counts
         if count > MAX_BUCKETS:
-            raise ValidationFailed.single(
-                ["query", "since"],
+            raise InvalidField(
+                "since",
                 f"The window holds {count} {granularity.value} buckets; at most {MAX_BUCKETS} per request.",
             )
         starts = []

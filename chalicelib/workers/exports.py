@@ -55,7 +55,7 @@ from chalicelib.exporting.encoders import Encoder, encoder_for
 from chalicelib.exporting.job_sources import source_for
 from chalicelib.exporting.manifest import build_manifest, manifest_bytes
 from chalicelib.exporting.multipart import SSE, GzipPartWriter, UploadState, abort_upload, error_code, stream_sha256
-from chalicelib.exporting.runs import Busy, Checkpoint, HandOffFailed, Run, Stopped, describe
+from chalicelib.exporting.runs import Busy, Checkpoint, HandOffFailed, Run, Stopped, describe, run_seconds
 from chalicelib.exporting.sources import (
     QuerySource,
     StaticSource,
@@ -308,7 +308,7 @@ class ExportWorker:
             ],
         )
         get_logger().info("export completed", extra={"job_id": run.job_id, "rows": rows, "bytes": size})
-        self.deps.stats.record_export(item.job_type, "completed", rows, size, _seconds(item, completed_at))
+        self.deps.stats.record_export(item.job_type, "completed", rows, size, run_seconds(item, completed_at))
         self.jobs.notify_finished(item)
         return ExportOutcome.completed
 
@@ -369,11 +369,6 @@ class ExportWorker:
         fresh = Checkpoint(key=run.checkpoint.key, restarts=run.checkpoint.restarts + 1)
         self._save_checkpoint(run, fresh)
         return self._hand_off(run)
-
-
-def _seconds(item: ExportJobItem, completed_at: str) -> float | None:
-    started = item.started_at or item.created_at
-    return (parse_iso(completed_at) - parse_iso(started)).total_seconds() if started else None
 
 
 # --- entry points ----------------------------------------------------------------------
