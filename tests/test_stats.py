@@ -16,7 +16,7 @@ from chalicelib.services.notifications import DeliveryReport
 from chalicelib.settings import get_settings
 from tests.export_support import drain
 from tests.notify_support import create_channel, enqueue, pump_until_idle
-from tests.retention_support import NOW, ago, clock, drain_purge_queue, set_policy  # noqa: F401
+from tests.retention_support import NOW, ago, drain_purge_queue, set_policy
 from tests.support import Api, reset_all
 from tests.webhook_receiver import Response, WebhookReceiver
 
@@ -190,7 +190,7 @@ def test_percentiles_come_from_the_fixed_bounds() -> None:
 
 def test_retention_purges_old_aggregates_as_the_analytics_category(
     api: Api,
-    clock: FixedClock,  # noqa: F811
+    clock: FixedClock,
     chalice_client: Client,
 ) -> None:
     deps = get_deps()
