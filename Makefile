@@ -54,7 +54,7 @@ shape: $(STAMP)
 # A longer fuzzing pass than the one in `make test` (FUZZ_MAX_EXAMPLES examples per operation).
 FUZZ_MAX_EXAMPLES ?= 200
 fuzz: $(STAMP)
-	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest -n 2 -q tests/test_fuzz.py
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest -n 2 -q tests/security/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -518,7 +518,7 @@ def test_a_webhook_whose_host_resolves_to_a_private_address_fails_without_any_co
     import socket
 
     from chalicelib.channels.webhook import WebhookDriver
-    from tests.test_notify_webhook import fake_resolver
+    from tests.integration.test_notification_webhook import fake_resolver
 
     attempts: list[Any] = []
 
