@@ -5,12 +5,17 @@ Each answer carries ``X-Query-Count``: the DynamoDB requests it took.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
 from chalicelib.domain.stats import Backlog, DeliveryStats, DeliveryStatsQuery, ExportStats, ExportStatsQuery
 from chalicelib.http import Call, Reply, endpoint
-from chalicelib.store.stats import QueryCount
+
+if TYPE_CHECKING:
+    # Only a type here: the store (and PynamoDB) load on the first request, not on a cold import.
+    from chalicelib.store.stats import QueryCount
 
 stats_api = ApiBlueprint(__name__, "/system/stats")
 
