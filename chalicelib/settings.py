@@ -33,6 +33,8 @@ QUEUES = {
 }
 
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+# Around the send of one delivery attempt: the claim, the channel read and the outcome write.
+ATTEMPT_MARGIN_SECONDS = 5
 
 
 class SettingsError(ValueError):
@@ -159,7 +161,7 @@ class Settings:
     max_body_bytes: int
     retry_schedule: tuple[int, ...]
     allow_private_webhook_targets: bool
-    webhook_timeout_seconds: float
+    webhook_timeout_seconds: float  # the total deadline of one delivery attempt (connect + send + read)
     email_sender: str
     lease_seconds: int
     sweep_grace_seconds: int
@@ -179,6 +181,14 @@ class Settings:
     config_cache_seconds: float = 5.0
     stats_shards: int = 4
     stats_pending_shards: int = 16
+    # API Gateway stage throttling (requests/s and burst), the outer guard in front of the API.
+    api_throttle_rate: float = 50.0
+    api_throttle_burst: int = 100
+
+    @property
+    def attempt_ceiling_seconds(self) -> float:
+        """The longest one delivery attempt can take: its deadline (connect + send + read) and the margin."""
+        return self.webhook_timeout_seconds + ATTEMPT_MARGIN_SECONDS
 
     def table(self, logical: str) -> str:
         return self.table_names[logical]
@@ -229,9 +239,30 @@ def load_settings() -> Settings:
         # Writers of an aggregate row pick one of N copies; readers query all N (see chalicelib.store.stats).
         stats_shards=min(32, max(1, env.whole("VALHALLA_STATS_SHARDS", 4))),
         stats_pending_shards=min(64, max(1, env.whole("VALHALLA_STATS_PENDING_SHARDS", 16))),
+        api_throttle_rate=env.seconds("VALHALLA_API_THROTTLE_RATE", 50.0),
+        api_throttle_burst=env.whole("VALHALLA_API_THROTTLE_BURST", 100),
     )
     env.check()
+    _check_consistency(settings)
     return settings
+
+
+def _check_consistency(settings: Settings) -> None:
+    problems = []
+    # A lease that can end during an attempt lets a second worker send the same notification.
+    if settings.webhook_timeout_seconds <= 0:
+        problems.append("VALHALLA_WEBHOOK_TIMEOUT_SECONDS must be positive")
+    if settings.lease_seconds <= settings.attempt_ceiling_seconds:
+        problems.append(
+            f"VALHALLA_LEASE_SECONDS ({settings.lease_seconds}) must exceed the longest delivery attempt: "
+            f"VALHALLA_WEBHOOK_TIMEOUT_SECONDS ({settings.webhook_timeout_seconds:g}) + {ATTEMPT_MARGIN_SECONDS} s"
+        )
+    if settings.api_throttle_rate <= 0:
+        problems.append("VALHALLA_API_THROTTLE_RATE must be positive")
+    if settings.api_throttle_burst <= 0:
+        problems.append("VALHALLA_API_THROTTLE_BURST must be positive")
+    if problems:
+        raise SettingsError("invalid settings: " + "; ".join(problems))
 
 
 @lru_cache(maxsize=1)

@@ -14,14 +14,14 @@ def _email(settings: Settings) -> Driver:
     from chalicelib import aws
     from chalicelib.channels.email import EmailDriver
 
-    return EmailDriver(aws.client("ses"), settings.email_sender)
+    return EmailDriver(aws.delivery_client("ses"), settings.email_sender)
 
 
 def _sms(settings: Settings) -> Driver:
     from chalicelib import aws
     from chalicelib.channels.sms import SmsDriver
 
-    return SmsDriver(aws.client("sns"))
+    return SmsDriver(aws.delivery_client("sns"))
 
 
 def _webhook(settings: Settings) -> Driver:

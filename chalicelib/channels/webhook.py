@@ -5,6 +5,10 @@ is private, loopback, link-local, multicast, reserved or shared (CGNAT), and the
 connects to the address it checked (the ``Host`` header and the TLS server name stay
 the URL's host), so a DNS answer that changes between check and connect cannot steer
 the request. Redirects are never followed; only 2xx counts as delivered.
+
+``timeout`` is the total deadline of one attempt (connect, send and read together):
+a socket timeout alone bounds each read, and a receiver that trickles its answer a
+byte at a time would keep the attempt alive past the lease that guards it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import secrets
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -81,6 +86,36 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._pinned_context.wrap_socket(sock, server_hostname=self._server_hostname)
 
 
+class _Deadline:
+    """Shuts the connection's socket when the attempt's time is up, whatever it is waiting for."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.connection = connection
+        self.expired = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sock = self.connection.sock
+            if sock is not None:
+                try:
+                    # The plain socket's shutdown, also under TLS: the blocked read returns at once.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 class WebhookDriver:
     def __init__(
         self,
@@ -121,21 +156,28 @@ class WebhookDriver:
         }
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection = self._connection(scheme, address, port, host)
+        deadline = _Deadline(connection, self.timeout)
         try:
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            snippet = response.read(SNIPPET_BYTES)
-            status = response.status
-            retry_after_header = response.getheader("Retry-After")
-            location = response.getheader("Location")
-        except TimeoutError:
-            raise transient(f"Timed out after {self.timeout:g}s talking to {host}") from None
-        except ssl.SSLError as exc:
-            raise transient(f"TLS error with {host}: {exc}") from None
-        except (OSError, http.client.HTTPException) as exc:
+            with deadline:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                snippet = response.read(SNIPPET_BYTES)
+                status = response.status
+                retry_after_header = response.getheader("Retry-After")
+                location = response.getheader("Location")
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            if deadline.expired or isinstance(exc, TimeoutError):
+                raise transient(
+                    f"Timed out: no complete answer from {host} within the {self.timeout:g} s deadline"
+                ) from None
+            if isinstance(exc, ssl.SSLError):
+                raise transient(f"TLS error with {host}: {exc}") from None
             raise transient(f"Connection to {host} failed: {type(exc).__name__}: {exc}") from None
         finally:
             connection.close()
+        if deadline.expired:
+            # A shut socket reads as the end of the headers: what was read is not the whole answer.
+            raise transient(f"Timed out: no complete answer from {host} within the {self.timeout:g} s deadline")
         return self._outcome(status, snippet, retry_after_header, location, message)
 
     def checked_address(self, host: str, port: int) -> str:
