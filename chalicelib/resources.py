@@ -70,9 +70,18 @@ def verify_email_sender(settings: Settings) -> None:
     aws.client("ses").verify_email_identity(EmailAddress=settings.email_sender)
 
 
+def create_signing_key(settings: Settings) -> None:
+    """The KMS key that seals webhook signing secrets, under the alias settings name (as the stack does)."""
+    kms = aws.client("kms")
+    key_id = kms.create_key(Description=f"Valhalla {settings.stage}: webhook signing secrets")["KeyMetadata"]["KeyId"]
+    if settings.signing_key_id.startswith("alias/"):
+        kms.create_alias(AliasName=settings.signing_key_id, TargetKeyId=key_id)
+
+
 def create_all(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     create_tables()
     create_queues(settings)
     create_bucket(settings)
     verify_email_sender(settings)
+    create_signing_key(settings)

@@ -184,6 +184,8 @@ class Settings:
     # API Gateway stage throttling (requests/s and burst), the outer guard in front of the API.
     api_throttle_rate: float = 50.0
     api_throttle_burst: int = 100
+    # The KMS key (id, ARN or alias) that seals webhook signing secrets at rest.
+    signing_key_id: str = "alias/valhalla-local-signing"
 
     @property
     def attempt_ceiling_seconds(self) -> float:
@@ -241,6 +243,7 @@ def load_settings() -> Settings:
         stats_pending_shards=min(64, max(1, env.whole("VALHALLA_STATS_PENDING_SHARDS", 16))),
         api_throttle_rate=env.seconds("VALHALLA_API_THROTTLE_RATE", 50.0),
         api_throttle_burst=env.whole("VALHALLA_API_THROTTLE_BURST", 100),
+        signing_key_id=env.text("VALHALLA_SIGNING_KEY_ID", f"alias/{prefix}-signing"),
     )
     env.check()
     _check_consistency(settings)

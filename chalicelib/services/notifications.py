@@ -27,6 +27,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.channels.base import ChannelConfig, Delivered, DeliveryFailed, OutgoingMessage
 from chalicelib.channels.registry import Registry
+from chalicelib.channels.secret_box import SecretBox, SecretBoxError
 from chalicelib.channels.webhook import new_secret
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal
@@ -163,6 +164,7 @@ class Notifications:
         monotonic: Callable[[], float] = time.perf_counter,
         notification_ids: TimeOrderedIds | None = None,
         on_pending: Callable[[int, int], None] | None = None,
+        secret_box: SecretBox | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -172,6 +174,7 @@ class Notifications:
         self.on_pending = on_pending
         self._sqs_factory = sqs
         self.registry = registry or Registry(settings)
+        self._secret_box = secret_box
         self.rand = rand or random.Random()
         self.monotonic = monotonic
         self._queue_url: str | None = None
@@ -185,6 +188,15 @@ class Notifications:
         from chalicelib import aws
 
         return aws.client("sqs")
+
+    @property
+    def secret_box(self) -> SecretBox:
+        """Signing secrets are sealed with KMS before they are stored (envelope encryption)."""
+        if self._secret_box is None:
+            from chalicelib import aws
+
+            self._secret_box = SecretBox(lambda: aws.client("kms"), self.settings.signing_key_id)
+        return self._secret_box
 
     @property
     def queue_url(self) -> str:
@@ -228,8 +240,9 @@ class Notifications:
         self._check_target(request.channel_type, request.target)
         now = isoformat(self.clock())
         secret = new_secret() if request.channel_type is ChannelType.webhook else None
+        channel_id = self.ids.next_id(CHANNEL_COUNTER)
         item = ChannelItem(
-            self.ids.next_id(CHANNEL_COUNTER),
+            channel_id,
             kind=CHANNEL_KIND,
             name=request.name,
             channel_type=request.channel_type.value,
@@ -239,7 +252,7 @@ class Notifications:
             description=request.description,
             created_at=now,
             updated_at=now,
-            signing_secret=secret,
+            signing_secret=self.secret_box.seal(channel_id, secret) if secret else None,
         )
         marker = ChannelNameMarker(name_marker_key(request.name), channel_id=item.id)
         connection = Connection(region=self.settings.region, host=self.settings.aws_endpoint_url)
@@ -310,7 +323,7 @@ class Notifications:
             actions=[
                 ChannelItem.previous_secret.set(item.signing_secret),
                 ChannelItem.previous_secret_expires_at.set(isoformat(expires)),
-                ChannelItem.signing_secret.set(secret),
+                ChannelItem.signing_secret.set(self.secret_box.seal(channel_id, secret)),
                 ChannelItem.secret_rotated_at.set(isoformat(now)),
                 ChannelItem.updated_at.set(isoformat(now)),
             ],
@@ -500,14 +513,17 @@ class Notifications:
         if not channel.active:
             return DeliveryFailed(f"Channel {int(channel.id)} is inactive.", permanent=True)
         secrets_in_use: list[str] = []
-        if channel.signing_secret:
-            secrets_in_use.append(channel.signing_secret)
-        if (
-            channel.previous_secret
-            and channel.previous_secret_expires_at
-            and channel.previous_secret_expires_at > isoformat(self.clock())
-        ):
-            secrets_in_use.append(channel.previous_secret)
+        try:
+            if channel.signing_secret:
+                secrets_in_use.append(self.secret_box.open(int(channel.id), channel.signing_secret))
+            if channel.previous_secret:
+                expires = channel.previous_secret_expires_at
+                if expires and expires > isoformat(self.clock()):
+                    secrets_in_use.append(self.secret_box.open(int(channel.id), channel.previous_secret))
+                else:
+                    self._forget_previous_secret(channel)
+        except SecretBoxError as exc:
+            return DeliveryFailed(f"The channel's signing secret cannot be read: {exc}", permanent=False)
         return ChannelConfig(
             id=int(channel.id),
             name=channel.name,
@@ -515,6 +531,18 @@ class Notifications:
             target=channel.target,
             signing_secrets=tuple(secrets_in_use),
         )
+
+    def _forget_previous_secret(self, channel: ChannelItem) -> None:
+        """The overlap after a rotation is over: the previous secret is deleted, not just unused."""
+        try:
+            channel.update(
+                actions=[ChannelItem.previous_secret.remove(), ChannelItem.previous_secret_expires_at.remove()],
+                condition=ChannelItem.previous_secret == channel.previous_secret,
+            )
+        except UpdateError as exc:
+            if not conditional_failed(exc):
+                raise
+            # A rotation replaced it meanwhile: nothing left to forget.
 
     def message_id(self, notification_id: int) -> str:
         """The stable ``webhook-id`` of a notification: the same on every attempt."""
