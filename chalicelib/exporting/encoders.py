@@ -1,4 +1,4 @@
-"""Rows to bytes: JSON Lines, or CSV (RFC 4180 quoting of commas, quotes and newlines)."""
+"""Rows to bytes: JSON Lines, or CSV (RFC 4180 quoting; cells that would run as formulas neutralised)."""
 
 from __future__ import annotations
 
@@ -31,15 +31,26 @@ class JsonLines:
         ).encode("utf-8")
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value: Any) -> str:
-    """One cell: nested values as compact JSON, booleans as true/false, nothing as empty."""
+    """One cell: nested values as compact JSON, booleans as true/false, nothing as empty.
+
+    Text that a spreadsheet would run as a formula gets a leading single quote; numbers
+    are left as they are (a number is never a formula).
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
-    return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 class Csv:

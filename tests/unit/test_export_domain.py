@@ -87,7 +87,7 @@ def test_csv_round_trips_awkward_values() -> None:
     text = (encoder.header() + encoder.encode(rows)).decode()
     parsed = list(csv.DictReader(io.StringIO(text, newline="")))
     assert parsed[0] == {"a": 'x,"y"\nz', "b": '{"k":"v,w"}', "c": "", "d": "true"}
-    assert parsed[1] == {"a": "\r\n", "b": "[1,2]", "c": "0", "d": "false"}
+    assert parsed[1] == {"a": "'\r\n", "b": "[1,2]", "c": "0", "d": "false"}  # a leading CR is neutralised
 
 
 def test_json_lines_keep_unicode_and_one_object_per_line() -> None:
