@@ -83,6 +83,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = sock  # visible to the attempt's deadline during the TLS handshake too
         self.sock = self._pinned_context.wrap_socket(sock, server_hostname=self._server_hostname)
 
 
@@ -159,6 +160,9 @@ class WebhookDriver:
         deadline = _Deadline(connection, self.timeout)
         try:
             with deadline:
+                connection.connect()
+                if deadline.expired:  # it ran out while connecting, before there was a socket to shut
+                    raise TimeoutError()
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 snippet = response.read(SNIPPET_BYTES)
