@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INFRA_STAMP := $(VENV)/.infra-installed
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PORT ?= 8000
 STAGE ?= dev
 
@@ -25,6 +27,13 @@ $(INFRA_STAMP): $(STAMP) infra/requirements.txt
 	$(BIN)/python -m pip install --quiet -r infra/requirements.txt
 	touch $(INFRA_STAMP)
 
+# checkov in a venv of its own: its pinned dependencies conflict with the app's.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -38,7 +47,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy chalicelib valhalla_cli
 
 # Every test: unit, integration (moto), e2e (the local stack), security, reliability, infra.
-tests: $(STAMP) $(INFRA_STAMP)
+tests: $(STAMP) $(INFRA_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 test: lint typecheck tests

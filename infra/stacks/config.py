@@ -20,6 +20,25 @@ from chalicelib.queues import (  # noqa: F401
 DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60
 SCHEDULE_FUNCTION_TIMEOUT_SECONDS = 300
 
+# Reserved concurrency per function (logical id): a runaway queue or schedule cannot take
+# the concurrency the API needs, and the API cannot take the workers'. Schedules run one
+# at a time. SQS consumers cap their event source at the same number (at least 2, SQS's floor).
+RESERVED_CONCURRENCY: dict[str, int] = {
+    "APIHandler": 100,
+    "ApiKeyAuthorizer": 50,
+    "DeliverNotifications": 20,
+    "RunExport": 5,
+    "ProcessPurgeRuns": 2,
+    "SweepNotifications": 1,
+    "PurgeExpired": 1,
+}
+DEFAULT_RESERVED_CONCURRENCY = 2
+
+
+def reserved_concurrency(logical_id: str) -> int:
+    return RESERVED_CONCURRENCY.get(logical_id, DEFAULT_RESERVED_CONCURRENCY)
+
+
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 

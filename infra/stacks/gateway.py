@@ -14,7 +14,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.local.gateway import GATEWAY_HEADERS, GATEWAY_RESPONSES, INTERNAL_ERROR
+from chalicelib.local.gateway import (
+    GATEWAY_HEADERS,
+    GATEWAY_RESPONSES,
+    INTERNAL_ERROR,
+    METHOD_NOT_ALLOWED,
+    allow_header,
+    method_not_allowed_body,
+)
 
 # The other response types, which only API Gateway produces. ``None`` keeps API
 # Gateway's own message (``$context.error.messageString``, already JSON-quoted).
@@ -56,3 +63,43 @@ def gateway_responses() -> dict[str, Any]:
             "responseTemplates": {"application/json": body_template(status, detail)},
         }
     return responses
+
+
+ANY_METHOD = "x-amazon-apigateway-any-method"
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+
+
+def any_method(served: list[str]) -> dict[str, Any]:
+    """An ``ANY`` method for a path: every method the path does not serve answers 405, as locally.
+
+    A mock integration (no function runs, no authorizer: the answer says nothing about
+    the data). Without it API Gateway answers such a method as an unknown route.
+    """
+    status = str(METHOD_NOT_ALLOWED[0])
+    headers = {"Content-Type": "'application/json'", "Allow": f"'{allow_header(served)}'"}
+    return {
+        "produces": ["application/json"],
+        "responses": {
+            status: {"description": "Method not allowed", "headers": {name: {"type": "string"} for name in headers}}
+        },
+        "x-amazon-apigateway-integration": {
+            "type": "mock",
+            "passthroughBehavior": "when_no_match",
+            "requestTemplates": {"application/json": f'{{"statusCode": {status}}}'},
+            "responses": {
+                "default": {
+                    "statusCode": status,
+                    "responseParameters": {f"method.response.header.{name}": value for name, value in headers.items()},
+                    "responseTemplates": {"application/json": json.dumps(method_not_allowed_body())},
+                }
+            },
+        },
+    }
+
+
+def any_methods(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Path -> its ``ANY`` method, for every path of an OpenAPI definition."""
+    return {
+        path: any_method([method.upper() for method in operations if method in HTTP_METHODS])
+        for path, operations in definition.get("paths", {}).items()
+    }

@@ -18,6 +18,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -32,35 +33,10 @@ from chalicelib.settings import QUEUES, Settings
 from chalicelib.store.base import table_spec, ttl_attribute
 from chalicelib.store.models import all_models
 from stacks import config
-from stacks.gateway import gateway_responses
+from stacks.api import configure_api
+from stacks.checkov import record_exceptions
 from stacks.names import dead_letter_queue_name, function_name, name_variables, stack_name
-
-DYNAMODB_ACTIONS = [
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:UpdateItem",
-]
-SQS_ACTIONS = [
-    "sqs:ChangeMessageVisibility",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
-    "sqs:ReceiveMessage",
-    "sqs:SendMessage",
-]
-S3_OBJECT_ACTIONS = [
-    "s3:AbortMultipartUpload",
-    "s3:DeleteObject",
-    "s3:GetObject",
-    "s3:ListMultipartUploadParts",
-    "s3:PutObject",
-]
+from stacks.permissions import Targets, function_role
 
 
 @dataclass
@@ -97,9 +73,13 @@ class ValhallaStack(cdk.Stack):
         self.queues = {logical: self._queue(logical) for logical in QUEUES}
         self.bucket = self._bucket(removal)
 
+        self.signing_key = self._signing_key()
         sender = email_sender or settings.email_sender
-        self.app_role = self._app_role(sender)
-        self.authorizer_role = self._authorizer_role()
+        self.targets = Targets(
+            self.tables, self.queues, self.bucket, sender, self._log_statement(), self.signing_key.key_arn
+        )
+        # Chalice needs one role to package with; every function then gets its own (permissions.py).
+        self.roles = {"APIHandler": function_role(self, "APIHandler", self.targets)}
 
         environment = {
             **name_variables(settings),
@@ -118,19 +98,25 @@ class ValhallaStack(cdk.Stack):
                 "environment_variables": environment,
                 "manage_iam_role": False,
                 "autogen_policy": False,
-                "iam_role_arn": self.app_role.role_arn,
+                "iam_role_arn": self.roles["APIHandler"].role_arn,
                 "lambda_timeout": config.DEFAULT_FUNCTION_TIMEOUT_SECONDS,
                 "lambda_memory_size": stage.memory_mb,
             },
         )
         self.sam = self._packaged_template()
         self.functions = self._configure_functions()
-        self.chalice.get_resource("RestAPI").add_property_override(
-            "DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses()
+        self.access_logs = configure_api(
+            self,
+            self.chalice.get_resource("RestAPI"),
+            self.sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"],
+            settings,
+            stage.log_retention_days,
         )
 
         topic = self._alarm_topic(alarm_email, stage.alarm_topic if alarm_topic is None else alarm_topic)
         self._alarms(topic)
+
+        record_exceptions(self)
 
         cdk.CfnOutput(self, "ExportsBucketName", value=self.bucket.bucket_name)
         cdk.CfnOutput(self, "Stage", value=stage.name)
@@ -224,6 +210,19 @@ class ValhallaStack(cdk.Stack):
             removal_policy=removal,
         )
 
+    def _signing_key(self) -> kms.Key:
+        """Seals webhook signing secrets (envelope encryption); the functions find it by its alias."""
+        key = kms.Key(
+            self,
+            "SigningSecretsKey",
+            description=f"Valhalla {self.stage.name}: webhook signing secrets at rest",
+            enable_key_rotation=True,
+            # Without the key every stored secret is lost: it outlives the stack unless the data does not.
+            removal_policy=cdk.RemovalPolicy.RETAIN if self.stage.retain_data else cdk.RemovalPolicy.DESTROY,
+        )
+        key.add_alias(self.settings.signing_key_id)
+        return key
+
     # -- permissions --------------------------------------------------------
 
     def _log_statement(self) -> iam.PolicyStatement:
@@ -243,53 +242,6 @@ class ValhallaStack(cdk.Stack):
             ],
         )
 
-    def _app_role(self, sender: str) -> iam.Role:
-        tables = [table.attr_arn for table in self.tables.values()]
-        indexes = [f"{arn}/index/*" for arn in tables]
-        statements = [
-            iam.PolicyStatement(sid="OwnTables", actions=DYNAMODB_ACTIONS, resources=tables + indexes),
-            iam.PolicyStatement(
-                sid="OwnQueues", actions=SQS_ACTIONS, resources=[q.queue.queue_arn for q in self.queues.values()]
-            ),
-            iam.PolicyStatement(
-                sid="ExportObjects", actions=S3_OBJECT_ACTIONS, resources=[self.bucket.arn_for_objects("*")]
-            ),
-            iam.PolicyStatement(sid="ExportBucket", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]),
-            iam.PolicyStatement(
-                sid="SendEmail",
-                actions=["ses:SendEmail", "ses:SendRawEmail"],
-                resources=[self.format_arn(service="ses", resource="identity", resource_name="*")],
-                conditions={"StringEquals": {"ses:FromAddress": sender}},
-            ),
-            # SMS goes to a phone number, which has no ARN: SNS authorises direct
-            # publishing only against "*". NotResource keeps every topic out of reach.
-            iam.PolicyStatement(sid="SendSms", actions=["sns:Publish"], not_resources=["arn:*:sns:*:*:*"]),
-            self._log_statement(),
-        ]
-        return iam.Role(
-            self,
-            "AppRole",
-            description="Valhalla functions: own tables, queues, exports bucket, SES sending, SMS.",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            inline_policies={"valhalla": iam.PolicyDocument(statements=statements)},
-        )
-
-    def _authorizer_role(self) -> iam.Role:
-        """The authorizer only looks a key's hash up in the keys table."""
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadApiKeys", actions=["dynamodb:GetItem"], resources=[self.tables["api_keys"].attr_arn]
-            ),
-            self._log_statement(),
-        ]
-        return iam.Role(
-            self,
-            "AuthorizerRole",
-            description="Valhalla API-key authorizer: read the API keys table.",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            inline_policies={"valhalla-authorizer": iam.PolicyDocument(statements=statements)},
-        )
-
     # -- functions ----------------------------------------------------------
 
     def _packaged_template(self) -> dict[str, Any]:
@@ -304,9 +256,6 @@ class ValhallaStack(cdk.Stack):
 
         Returns logical id -> function name.
         """
-        from app import app as chalice_app  # imported with this stage's names (see infra/app.py)
-
-        authorizers = {_camel(auth.name) for auth in chalice_app.builtin_auth_handlers}
         queue_by_physical = {self.settings.queue(q.logical): q for q in self.queues.values()}
         functions: dict[str, str] = {}
         for logical_id, resource in sorted(self.sam["Resources"].items()):
@@ -326,8 +275,12 @@ class ValhallaStack(cdk.Stack):
                 cdk.RemovalPolicy.RETAIN if self.stage.retain_data else cdk.RemovalPolicy.DESTROY
             )
             cfn.add_resource_dependency(log_group)
-            if logical_id in authorizers:
-                cfn.add_property_override("Role", self.authorizer_role.role_arn)
+            if logical_id not in self.roles:
+                self.roles[logical_id] = function_role(self, logical_id, self.targets)
+            cfn.add_property_override("Role", self.roles[logical_id].role_arn)
+            cfn.add_property_override("Tracing", "Active")
+            reserved = config.reserved_concurrency(logical_id)
+            cfn.add_property_override("ReservedConcurrentExecutions", reserved)
             timeouts = []
             for event_id, event in resource["Properties"].get("Events", {}).items():
                 if event["Type"] == "SQS":
@@ -337,6 +290,9 @@ class ValhallaStack(cdk.Stack):
                     prefix = f"Events.{event_id}.Properties"
                     cfn.add_property_override(f"{prefix}.Queue", queue.queue.queue_arn)
                     cfn.add_property_override(f"{prefix}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+                    # The poller takes no more batches than the function may run at once (a throttled
+                    # batch would count as a receive and move messages towards the dead-letter queue).
+                    cfn.add_property_override(f"{prefix}.ScalingConfig", {"MaximumConcurrency": max(2, reserved)})
                     timeouts.append(queue.settings.consumer_timeout_seconds)
                 elif event["Type"] == "Schedule":
                     timeouts.append(config.schedule_timeout_seconds(event["Properties"]["Schedule"]))
