@@ -41,12 +41,17 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
         "CKV_AWS_117": "The functions reach only AWS APIs and public webhook receivers: a VPC would add NAT "
         "gateways and cold-start cost and protect no private resource; the SSRF guard keeps webhooks off "
         "private, link-local and metadata addresses.",
-        "CKV_AWS_173": "Environment variables hold resource names and settings only, never a secret; they are "
-        "encrypted at rest with the Lambda service key.",
+        "CKV_AWS_173": "Environment variables hold resource names and settings, and the key that signs "
+        "pagination cursors (it grants no access to data); Lambda encrypts them at rest with its service key.",
     },
     "AWS::Serverless::Api": {
         "CKV_AWS_120": "Answers depend on the caller's key and change with every write: a stage cache would "
         "serve one caller's data to another and stale states after writes.",
+    },
+    "AWS::SecretsManager::Secret": {
+        "CKV_AWS_149": "The pagination-cursor key is encrypted with the Secrets Manager AWS-managed key; a "
+        "customer-managed key would not narrow who can read it (whoever deploys the stack) and it protects "
+        "no data, only the integrity of cursors.",
     },
     "AWS::SNS::Topic": {
         "CKV_AWS_26": "The operators' alarm topic carries alarm names and states only; CloudWatch cannot publish "
