@@ -17,6 +17,8 @@ from chalicelib.settings import Settings, get_settings
 # importing the app for a cold start pays only for the routing table.
 if TYPE_CHECKING:
     from chalicelib.services.audit import AuditLog
+    from chalicelib.services.event_subscriptions import EventSubscriptions, SubscriptionCache
+    from chalicelib.services.events import EventBus
     from chalicelib.services.exports import ExportJobs
     from chalicelib.services.idempotency import Idempotency
     from chalicelib.services.keys import ApiKeys
@@ -97,9 +99,16 @@ class Deps:
 
     @cached_property
     def notifications(self) -> Notifications:
+        from chalicelib.services.event_sources import announce_notification_failed
         from chalicelib.services.notifications import Notifications
 
-        return Notifications(self.settings, self.clock, self.ids, on_pending=self.stats.record_pending)
+        return Notifications(
+            self.settings,
+            self.clock,
+            self.ids,
+            on_pending=self.stats.record_pending,
+            on_gave_up=announce_notification_failed,
+        )
 
     @cached_property
     def stats(self) -> StatsRecorder:
@@ -116,6 +125,44 @@ class Deps:
 
         settings = self.settings
         return StatsReader(default_stats_table(), self.clock, settings.stats_shards, settings.stats_pending_shards)
+
+    # --- event subscriptions (chalicelib.services.events) ---
+
+    @cached_property
+    def subscription_cache(self) -> SubscriptionCache:
+        from chalicelib.services.event_subscriptions import SubscriptionCache
+        from chalicelib.store.event_subscriptions import SubscriptionRepo
+
+        repo = SubscriptionRepo(self.settings.region, self.settings.aws_endpoint_url)
+        return SubscriptionCache(repo, self.settings.config_cache_seconds)
+
+    @cached_property
+    def subscriptions(self) -> EventSubscriptions:
+        from chalicelib.errors import NotFound
+        from chalicelib.services.event_subscriptions import EventSubscriptions
+
+        def channel_exists(channel_id: int) -> bool:
+            try:
+                self.notifications.get_channel(channel_id)
+            except NotFound:
+                return False
+            return True
+
+        cache = self.subscription_cache
+        return EventSubscriptions(cache.repo, cache, self.ids, self.clock, channel_exists)
+
+    @cached_property
+    def events(self) -> EventBus:
+        from chalicelib.services.events import EventBus
+        from chalicelib.store.events import EventLog
+
+        return EventBus(
+            EventLog(self.settings.write_shards),
+            self.subscription_cache,
+            self.clock,
+            notifications=lambda: self.notifications,
+            sweep_grace_seconds=self.settings.sweep_grace_seconds,
+        )
 
 
 @lru_cache(maxsize=1)

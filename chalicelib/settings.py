@@ -23,6 +23,8 @@ TABLES = {
     "data_retention_policies": "VALHALLA_RETENTION_TABLE",
     "purge_runs": "VALHALLA_PURGE_RUNS_TABLE",
     "stats": "VALHALLA_STATS_TABLE",
+    "events": "VALHALLA_EVENTS_TABLE",
+    "event_subscriptions": "VALHALLA_EVENT_SUBSCRIPTIONS_TABLE",
 }
 
 # Logical queue name -> environment variable that names the physical queue.

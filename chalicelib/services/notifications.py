@@ -165,7 +165,9 @@ class Notifications:
         notification_ids: TimeOrderedIds | None = None,
         on_pending: Callable[[int, int], None] | None = None,
         secret_box: SecretBox | None = None,
+        on_gave_up: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        self.on_gave_up = on_gave_up  # told when a notification fails for good (the notification.failed event)
         self.settings = settings
         self.clock = clock
         self.ids = ids
@@ -563,11 +565,12 @@ class Notifications:
         else:
             message = OutgoingMessage(
                 id=int(item.id),
-                message_id=self.message_id(int(item.id)),
+                message_id=item.event_id or self.message_id(int(item.id)),
                 subject=item.subject,
                 body=item.body,
                 payload=item.payload,
                 created_at=item.created_at,
+                event=item.payload if item.event_id else None,
             )
             try:
                 result = self.registry.driver(item.channel_type).send(config, message)
@@ -642,6 +645,10 @@ class Notifications:
             get_logger().warning(
                 "notification outcome not recorded: lease lost", extra={"notification_id": int(item.id)}
             )
+        else:
+            # No loops: a notification carrying an event never announces its own failure.
+            if outcome is Outcome.failed and self.on_gave_up is not None and not item.event_id:
+                self.on_gave_up(notification_view(item).model_dump(mode="json") | {"attempts": number})
         return DeliveryReport(
             int(item.id),
             outcome.value,

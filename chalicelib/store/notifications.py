@@ -176,6 +176,7 @@ class OutboxItem(Model):
     queue_state = UnicodeAttribute(null=True)  # "pending" while pending, absent otherwise (sparse by_due)
     due_at = UnicodeAttribute(null=True)
     requested_by = UnicodeAttribute(null=True)
+    event_id = UnicodeAttribute(null=True)  # set when the notification carries a system event (its webhook-id)
 
     by_status = OutboxByStatus()
     by_channel = OutboxByChannel()
