@@ -36,6 +36,7 @@ from chalicelib.domain.retention import (
     requeue_delay,
 )
 from chalicelib.logs import get_logger
+from chalicelib.services.event_sources import announce_purge_run
 from chalicelib.purge.purgers import Purgers
 from chalicelib.purge.queue import PurgeQueue
 from chalicelib.services.purge_steps import Progress, PurgeSteps
@@ -316,4 +317,5 @@ class PurgeRuns(PurgeSteps):
             },
         )
         get_logger().info("purge run finished", extra={"run_id": run.id, "status": run.status.value})
+        announce_purge_run(run)
         return run
