@@ -18,6 +18,7 @@ Other code emits with the module-level :func:`emit`::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from chalicelib.store.event_outbox import put_event_notification
 from chalicelib.store.events import EventItem, EventLog
 
 SWEEP_LIMIT = 100
+DEFER_SECONDS = 30
 
 
 def emit(event_type: str, data: dict[str, Any] | BaseModel, *, key: str | None = None) -> str | None:
@@ -87,10 +89,28 @@ class EventBus:
             if not self.log.put_new(event, targets, isoformat(now)):
                 return str(event["id"])  # the same fact was emitted before
         except Exception:
-            logger.exception("event not recorded", extra={"event_id": event["id"], "event_type": event_type})
+            logger.warning("event not recorded; deferred through the queue", extra={"event_id": event["id"]})
+            self._defer(event)
             return str(event["id"])
         self._fan_out_safely(event, 0, targets)
         return str(event["id"])
+
+    def _defer(self, event: dict[str, Any]) -> None:
+        """The event table refused the event: hand it to the notifications queue, to be recorded later."""
+        try:
+            notifications = self._notifications()
+            body = json.dumps({"event": event}, separators=(",", ":"))
+            notifications.sqs.send_message(
+                QueueUrl=notifications.queue_url, MessageBody=body, DelaySeconds=DEFER_SECONDS
+            )
+        except Exception:
+            get_logger().exception("event lost: neither recorded nor deferred", extra={"event": event})
+
+    def record_deferred(self, event: dict[str, Any]) -> None:
+        """Record and fan out an event that :meth:`_defer` queued; raises if it still cannot be recorded."""
+        targets = self.subscriptions.targets_for(event)
+        if self.log.put_new(event, targets, isoformat(self.clock())):
+            self._fan_out_safely(event, 0, targets)
 
     def _fan_out_safely(self, event: dict[str, Any], generation: int, targets: list[str]) -> list[int]:
         try:

@@ -13,7 +13,8 @@ from chalicelib.deps import get_deps
 from chalicelib.services import events as events_service
 from chalicelib.services.events import emit
 from chalicelib.store.notifications import OutboxItem
-from tests.notify_support import create_channel, enqueue, pump_until_idle
+from chalicelib.workers import notifications as notification_worker
+from tests.notify_support import create_channel, enqueue, pump_until_idle, sqs_records
 from tests.support import Api, reset_all
 
 SUBS = "/system/events/subscriptions"
@@ -90,16 +91,36 @@ def test_the_same_fact_emitted_twice_is_one_event(api: Api) -> None:
     assert emit("no.such.type", {}) is None
 
 
-def test_when_the_event_log_is_unavailable_the_action_still_succeeds(
+def test_when_the_event_log_refuses_an_event_the_action_succeeds_and_the_event_comes_through_the_queue(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    channel = create_channel(api)
+    subscribe(api, [channel["id"]], ["key.*", "maintenance.changed"])
+    log = get_deps().events.log
+    real_put = log.put_new
+
     def throttled(*args: Any, **kwargs: Any) -> bool:
         raise RuntimeError("ProvisionedThroughputExceededException")
 
-    monkeypatch.setattr(get_deps().events.log, "put_new", throttled)
+    monkeypatch.setattr(events_service, "DEFER_SECONDS", 0)
+    monkeypatch.setattr(log, "put_new", throttled)
     assert api.post("/system/keys", {"name": "ci", "role": "viewer"}).status == 201
     assert api.post("/system/maintenance/state", {"mode": "read_only"}).status == 200
-    assert api.post("/system/maintenance/state", {"mode": "normal"}).status == 200
+    assert logged(api, "key.created") == [] and logged(api, "maintenance.changed") == []
+
+    records = sqs_records(visibility=0)  # seen once, visible again at once
+    result = notification_worker.deliver(records)
+    assert len(records) == 2 and len(result["batchItemFailures"]) == 2  # the table still refuses: retried later
+    assert logged(api, "key.created") == []
+
+    monkeypatch.setattr(log, "put_new", real_put)
+    pump_until_idle()
+    (created,) = logged(api, "key.created")
+    (changed,) = logged(api, "maintenance.changed")
+    assert created["data"]["name"] == "ci" and changed["data"]["mode"] == "read_only"
+    assert len(created["notification_ids"]) == 1 and len(changed["notification_ids"]) == 1
+    pump_until_idle()
+    assert api.get(f"/system/notify/{created['notification_ids'][0]}").json["status"] == "sent"
 
 
 def test_a_failed_notification_is_announced_but_a_failed_event_notification_is_not(api: Api) -> None:
