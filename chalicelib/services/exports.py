@@ -364,7 +364,6 @@ class ExportJobs:
         return DownloadLink(url=url, expires_at=self.clock() + timedelta(seconds=seconds))
 
     # --- notifications -------------------------------------------------------------
-
     def notify_finished(self, item: ExportJobItem) -> None:
         """Tell the job's ``notify_channel_id`` that it completed or failed (never fails the job)."""
         announce_export(job_view(item))
