@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
-
-from chalicelib.auth import api_key_authorizer
+from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.clock import isoformat
 from chalicelib.deps import get_deps
 from chalicelib.domain import event_filters
-from chalicelib.domain.common import Page, PageQuery, Role, page_body
+from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
 from chalicelib.domain.event_subscriptions import (
     CreateSubscription,
     EventQuery,
@@ -32,11 +30,11 @@ from chalicelib.services.events import stored_envelope
 from chalicelib.shield import exempt_from_shield, shield
 from chalicelib.store.events import EventItem
 
-events_api = Blueprint(__name__)
-SUBSCRIPTIONS = "/system/events/subscriptions"
+events_api = ApiBlueprint(__name__, "/system/events")
+SUBSCRIPTIONS = "/subscriptions"
 
 
-@events_api.route("/system/events/types", methods=["GET"], authorizer=api_key_authorizer)
+@events_api.route("/types", methods=["GET"])
 @endpoint(events_api, role=Role.viewer, response=EventTypes)
 def list_types(call: Call) -> dict[str, Any]:
     """Every event type, with the JSON Schema of its data."""
@@ -47,7 +45,7 @@ def list_types(call: Call) -> dict[str, Any]:
     return {"items": items}
 
 
-@events_api.route(SUBSCRIPTIONS, methods=["POST"], authorizer=api_key_authorizer)
+@events_api.route(SUBSCRIPTIONS, methods=["POST"])
 @endpoint(events_api, role=Role.admin, status=201, body=CreateSubscription, response=SubscriptionView, errors=(409,))
 @shield
 def create_subscription(call: Call) -> SubscriptionView:
@@ -57,22 +55,22 @@ def create_subscription(call: Call) -> SubscriptionView:
     return created
 
 
-@events_api.route(SUBSCRIPTIONS, methods=["GET"], authorizer=api_key_authorizer)
-@endpoint(events_api, role=Role.viewer, query=PageQuery, response=Page[SubscriptionView])
+@events_api.route(SUBSCRIPTIONS, methods=["GET"])
+@endpoint(events_api, role=Role.viewer, query=PageQuery, response=PageOf(SubscriptionView))
 def list_subscriptions(call: Call) -> dict[str, Any]:
     """Subscriptions by id."""
     query = call.query(PageQuery)
     return page_body(*get_deps().subscriptions.page(query.limit, query.cursor))
 
 
-@events_api.route(SUBSCRIPTIONS + "/{subscription_id}", methods=["GET"], authorizer=api_key_authorizer)
+@events_api.route(SUBSCRIPTIONS + "/{subscription_id}", methods=["GET"])
 @endpoint(events_api, role=Role.viewer, response=SubscriptionView, errors=(404,))
 def get_subscription(call: Call, subscription_id: str) -> SubscriptionView:
     """One subscription."""
     return get_deps().subscriptions.get(path_id(subscription_id, "subscription_id"))
 
 
-@events_api.route(SUBSCRIPTIONS + "/{subscription_id}", methods=["PATCH"], authorizer=api_key_authorizer)
+@events_api.route(SUBSCRIPTIONS + "/{subscription_id}", methods=["PATCH"])
 @endpoint(events_api, role=Role.admin, body=UpdateSubscription, response=SubscriptionView, errors=(404,))
 @shield
 def update_subscription(call: Call, subscription_id: str) -> SubscriptionView:
@@ -84,7 +82,7 @@ def update_subscription(call: Call, subscription_id: str) -> SubscriptionView:
     return updated
 
 
-@events_api.route(SUBSCRIPTIONS + "/{subscription_id}", methods=["DELETE"], authorizer=api_key_authorizer)
+@events_api.route(SUBSCRIPTIONS + "/{subscription_id}", methods=["DELETE"])
 @endpoint(events_api, role=Role.admin, response=SubscriptionView, errors=(404,))
 @shield
 def delete_subscription(call: Call, subscription_id: str) -> SubscriptionView:
@@ -97,7 +95,7 @@ def delete_subscription(call: Call, subscription_id: str) -> SubscriptionView:
     return view
 
 
-@events_api.route(SUBSCRIPTIONS + "/{subscription_id}/test", methods=["POST"], authorizer=api_key_authorizer)
+@events_api.route(SUBSCRIPTIONS + "/{subscription_id}/test", methods=["POST"])
 @endpoint(events_api, role=Role.admin, status=202, body=TestEvent, response=SentEvent, errors=(404,))
 @shield
 def test_subscription(call: Call, subscription_id: str) -> SentEvent:
@@ -114,7 +112,7 @@ def test_subscription(call: Call, subscription_id: str) -> SentEvent:
     return SentEvent(event_id=event_id, notification_ids=notification_ids)
 
 
-@events_api.route("/system/events/filters/test", methods=["POST"], authorizer=api_key_authorizer)
+@events_api.route("/filters/test", methods=["POST"])
 @endpoint(events_api, role=Role.viewer, body=FilterTest, response=FilterResult)
 @exempt_from_shield
 def test_filter(call: Call) -> FilterResult:
@@ -134,8 +132,8 @@ def event_view(item: EventItem) -> EventView:
     )
 
 
-@events_api.route("/system/events", methods=["GET"], authorizer=api_key_authorizer)
-@endpoint(events_api, role=Role.viewer, query=EventQuery, response=Page[EventView])
+@events_api.route("/", methods=["GET"])
+@endpoint(events_api, role=Role.viewer, query=EventQuery, response=PageOf(EventView))
 def list_events(call: Call) -> dict[str, Any]:
     """The event log, newest first, by type and time; each event with the notifications it made."""
     query = call.query(EventQuery)
@@ -147,14 +145,14 @@ def list_events(call: Call) -> dict[str, Any]:
     return page_body([event_view(item) for item in items], cursor)
 
 
-@events_api.route("/system/events/{event_id}", methods=["GET"], authorizer=api_key_authorizer)
+@events_api.route("/{event_id}", methods=["GET"])
 @endpoint(events_api, role=Role.viewer, response=EventView, errors=(404,))
 def get_event(call: Call, event_id: str) -> EventView:
     """One event with the notifications it made."""
     return event_view(get_deps().events.get(_event_id(event_id)))
 
 
-@events_api.route("/system/events/{event_id}/resend", methods=["POST"], authorizer=api_key_authorizer)
+@events_api.route("/{event_id}/resend", methods=["POST"])
 @endpoint(events_api, role=Role.operator, status=202, response=SentEvent, errors=(404,))
 @shield
 def resend(call: Call, event_id: str) -> SentEvent:

@@ -36,9 +36,9 @@ from chalicelib.domain.retention import (
     requeue_delay,
 )
 from chalicelib.logs import get_logger
-from chalicelib.services.event_sources import announce_purge_run
 from chalicelib.purge.purgers import Purgers
 from chalicelib.purge.queue import PurgeQueue
+from chalicelib.services.event_sources import announce_purge_run
 from chalicelib.services.purge_steps import Progress, PurgeSteps
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
