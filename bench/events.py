@@ -30,7 +30,7 @@ def run(events: int) -> dict[str, Any]:
         from chalicelib.deps import get_deps
         from chalicelib.domain.event_subscriptions import CreateSubscription
         from chalicelib.domain.notifications import ChannelType, CreateChannel
-        from chalicelib.services.events import emit
+        from chalicelib.services.emitting import emit
         from chalicelib.store.events import FanoutMarker
 
         deps = get_deps()

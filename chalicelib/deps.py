@@ -8,9 +8,10 @@ a ``cached_property`` so that nothing is constructed before it is first needed.
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.clock import Clock, utcnow
+from chalicelib.services import emitting
 from chalicelib.settings import Settings, get_settings
 
 # Services (and the PynamoDB models under them) are imported when first built, so
@@ -99,7 +100,12 @@ class Deps:
 
     @cached_property
     def notifications(self) -> Notifications:
-        from chalicelib.services.event_sources import announce_notification_failed
+        from chalicelib.domain.events import notification_failed
+
+        def announce_notification_failed(view: dict[str, Any]) -> None:
+            data, key = notification_failed(view)
+            self.events.emit("notification.failed", data, key=key)
+
         from chalicelib.services.notifications import Notifications
 
         return Notifications(
@@ -138,7 +144,7 @@ class Deps:
 
     @cached_property
     def subscriptions(self) -> EventSubscriptions:
-        from chalicelib.errors import NotFound
+        from chalicelib.domain.errors import NotFound
         from chalicelib.services.event_subscriptions import EventSubscriptions
 
         def channel_exists(channel_id: int) -> bool:
@@ -172,3 +178,6 @@ def get_deps() -> Deps:
 
 def reset_deps() -> None:
     get_deps.cache_clear()
+
+
+emitting.provide(lambda: get_deps().events)

@@ -236,3 +236,15 @@ def human_message(event: dict[str, Any]) -> tuple[str, str]:
     subject = f"[Valhalla] {event_type}"
     body = f"{summary}\nEvent {event.get('id')} at {event.get('time')}." if summary else f"Event {event.get('id')}."
     return subject[:200], body[:1000]
+
+
+def notification_failed(view: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The data and key of ``notification.failed`` from a notification as the API shows it."""
+    data = {
+        "notification_id": view["id"],
+        "channel_id": view["channel_id"],
+        "channel_type": view["channel_type"],
+        "attempts": view["attempts"],
+        "last_error": view.get("last_error"),
+    }
+    return data, f"notification:{view['id']}:failed:{view['attempts']}"

@@ -6,9 +6,9 @@ that a retried worker or a repeated call emits it once. Emitting never raises.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from chalicelib.services.events import emit
+from chalicelib.services.emitting import emit
 
 if TYPE_CHECKING:
     from chalicelib.domain.exports import ExportJobView
@@ -59,15 +59,3 @@ def announce_key(view: ApiKeyView, who: str, created: bool) -> None:
     action = "created" if created else "revoked"
     data = {"key_id": view.id, "name": view.name, "role": view.role.value, "who": who}
     emit(f"key.{action}", data, key=f"key:{view.id}:{action}")
-
-
-def announce_notification_failed(view: dict[str, Any]) -> None:
-    """``view``: the notification as the API shows it, after its last attempt."""
-    data = {
-        "notification_id": view["id"],
-        "channel_id": view["channel_id"],
-        "channel_type": view["channel_type"],
-        "attempts": view["attempts"],
-        "last_error": view.get("last_error"),
-    }
-    emit("notification.failed", data, key=f"notification:{view['id']}:failed:{view['attempts']}")

@@ -16,14 +16,13 @@ from typing import Any
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain import event_filters
+from chalicelib.domain.errors import Conflict, InvalidField, NotFound, Problem
 from chalicelib.domain.event_subscriptions import (
     CreateSubscription,
     SubscriptionView,
     UpdateSubscription,
-    filter_problems,
 )
 from chalicelib.domain.events import any_pattern_matches
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.event_subscriptions import KIND, NameTaken, SubscriptionItem, SubscriptionRepo
 
@@ -112,20 +111,18 @@ class EventSubscriptions:
         self.channel_exists = channel_exists
 
     def _check(self, channel_ids: list[int] | None, spec: Any, filter_given: bool) -> None:
-        problems: list[dict[str, Any]] = []
+        problems: list[Problem] = []
         for index, channel_id in enumerate(channel_ids or []):
             if not self.channel_exists(channel_id):
                 problems.append(
-                    {
-                        "loc": ["body", "channel_ids", index],
-                        "msg": f"Channel {channel_id} does not exist.",
-                        "type": "value_error.not_found",
-                    }
+                    Problem(("channel_ids", index), f"Channel {channel_id} does not exist.", "value_error.not_found")
                 )
         if filter_given and spec is not None:
-            problems += filter_problems(spec, ["body", "filter"])
+            problems += [
+                Problem(tuple(loc), msg, "value_error.filter") for loc, msg in event_filters.check(spec, ["filter"])
+            ]
         if problems:
-            raise ValidationFailed(problems)
+            raise InvalidField.many(problems)
 
     def create(self, request: CreateSubscription) -> SubscriptionView:
         self._check(request.channel_ids, request.filter, True)

@@ -10,9 +10,9 @@ fan-out again, and the markers make it write no notification twice.
 Emitting never raises and never blocks the action that caused it: a failure is
 logged and left to the sweeper.
 
-Other code emits with the module-level :func:`emit`::
+Other code emits with :func:`chalicelib.services.emitting.emit`::
 
-    from chalicelib.services.events import emit
+    from chalicelib.services.emitting import emit
     emit("channel.disabled", {"channel_id": 3, "reason": "..."}, key="channel:3:disabled:<when>")
 """
 
@@ -26,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib.clock import Clock, isoformat
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import EVENT_TYPES, envelope, human_message, new_event_id, normalise_data
-from chalicelib.errors import NotFound
 from chalicelib.logs import get_logger
 from chalicelib.services.event_subscriptions import SubscriptionCache
 from chalicelib.store.event_outbox import put_event_notification
@@ -35,23 +35,6 @@ from chalicelib.store.events import EventItem, EventLog
 
 SWEEP_LIMIT = 100
 DEFER_SECONDS = 30
-
-
-def emit(event_type: str, data: dict[str, Any] | BaseModel, *, key: str | None = None) -> str | None:
-    """Emit a system event from anywhere; returns its id, or ``None`` if it could not even be built.
-
-    ``data`` must fit the type's schema (``GET /system/events/types``). ``key`` names the
-    fact (``"export:7:completed"``): emitting the same key again is a no-op, so a
-    retried worker does not announce one fact twice. Never raises.
-    """
-    from chalicelib.deps import get_deps
-
-    try:
-        bus = get_deps().events
-    except Exception:
-        get_logger().exception("event not emitted: no event bus", extra={"event_type": event_type})
-        return None
-    return bus.emit(event_type, data, key=key)
 
 
 def stored_envelope(item: EventItem) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.clock import utcnow
 from chalicelib.deps import get_deps
 from chalicelib.services import events as events_service
-from chalicelib.services.events import emit
+from chalicelib.services.emitting import emit
 from chalicelib.store.notifications import OutboxItem
 from chalicelib.workers import notifications as notification_worker
 from tests.notify_support import create_channel, enqueue, pump_until_idle, sqs_records
