@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from chalicelib.local import LocalStack
 from chalicelib.local.stack import ADMIN_KEY_NAME
-from tests.test_local_stack import http
+from tests.e2e.test_local_stack import http
 from tests.webhook_receiver import Recorded, WebhookReceiver
 
 TOKEN = "vk_events_e2e_admin_token"
