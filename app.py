@@ -8,6 +8,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.api.audit import audit_api
 from chalicelib.api.console import console_api
+from chalicelib.api.events import events_api
 from chalicelib.api.exports import exports_api
 from chalicelib.api.health import health_api
 from chalicelib.api.keys import keys_api
@@ -36,6 +37,7 @@ for blueprint in (
     retention_api,
     stats_api,
     console_api,
+    events_api,
 ):
     app.register_blueprint(blueprint, url_prefix=blueprint.url_prefix)
 
@@ -59,6 +61,13 @@ def sweep_notifications(event):  # type: ignore[no-untyped-def]
     from chalicelib.workers import notifications as notification_worker
 
     notification_worker.sweep()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_events(event):  # type: ignore[no-untyped-def]
+    from chalicelib.workers import events as events_worker
+
+    events_worker.sweep()
 
 
 @app.schedule(get_settings().purge_schedule)

@@ -8,15 +8,18 @@ a ``cached_property`` so that nothing is constructed before it is first needed.
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.clock import Clock, utcnow
+from chalicelib.services import emitting
 from chalicelib.settings import Settings, get_settings
 
 # Services (and the PynamoDB models under them) are imported when first built, so
 # importing the app for a cold start pays only for the routing table.
 if TYPE_CHECKING:
     from chalicelib.services.audit import AuditLog
+    from chalicelib.services.event_subscriptions import EventSubscriptions, SubscriptionCache
+    from chalicelib.services.events import EventBus
     from chalicelib.services.exports import ExportJobs
     from chalicelib.services.idempotency import Idempotency
     from chalicelib.services.keys import ApiKeys
@@ -97,9 +100,21 @@ class Deps:
 
     @cached_property
     def notifications(self) -> Notifications:
+        from chalicelib.domain.events import notification_failed
+
+        def announce_notification_failed(view: dict[str, Any]) -> None:
+            data, key = notification_failed(view)
+            self.events.emit("notification.failed", data, key=key)
+
         from chalicelib.services.notifications import Notifications
 
-        return Notifications(self.settings, self.clock, self.ids, on_pending=self.stats.record_pending)
+        return Notifications(
+            self.settings,
+            self.clock,
+            self.ids,
+            on_pending=self.stats.record_pending,
+            on_gave_up=announce_notification_failed,
+        )
 
     @cached_property
     def stats(self) -> StatsRecorder:
@@ -117,6 +132,44 @@ class Deps:
         settings = self.settings
         return StatsReader(default_stats_table(), self.clock, settings.stats_shards, settings.stats_pending_shards)
 
+    # --- event subscriptions (chalicelib.services.events) ---
+
+    @cached_property
+    def subscription_cache(self) -> SubscriptionCache:
+        from chalicelib.services.event_subscriptions import SubscriptionCache
+        from chalicelib.store.event_subscriptions import SubscriptionRepo
+
+        repo = SubscriptionRepo(self.settings.region, self.settings.aws_endpoint_url)
+        return SubscriptionCache(repo, self.settings.config_cache_seconds)
+
+    @cached_property
+    def subscriptions(self) -> EventSubscriptions:
+        from chalicelib.domain.errors import NotFound
+        from chalicelib.services.event_subscriptions import EventSubscriptions
+
+        def channel_exists(channel_id: int) -> bool:
+            try:
+                self.notifications.get_channel(channel_id)
+            except NotFound:
+                return False
+            return True
+
+        cache = self.subscription_cache
+        return EventSubscriptions(cache.repo, cache, self.ids, self.clock, channel_exists)
+
+    @cached_property
+    def events(self) -> EventBus:
+        from chalicelib.services.events import EventBus
+        from chalicelib.store.events import EventLog
+
+        return EventBus(
+            EventLog(self.settings.write_shards),
+            self.subscription_cache,
+            self.clock,
+            notifications=lambda: self.notifications,
+            sweep_grace_seconds=self.settings.sweep_grace_seconds,
+        )
+
 
 @lru_cache(maxsize=1)
 def get_deps() -> Deps:
@@ -124,4 +177,10 @@ def get_deps() -> Deps:
 
 
 def reset_deps() -> None:
+    from chalicelib.store.cache import clear_all
+
     get_deps.cache_clear()
+    clear_all()
+
+
+emitting.provide(lambda: get_deps().events)

@@ -19,10 +19,13 @@ TABLES = {
     "maintenance_state": "VALHALLA_MAINTENANCE_TABLE",
     "notification_channels": "VALHALLA_CHANNELS_TABLE",
     "notification_outbox": "VALHALLA_OUTBOX_TABLE",
+    "notification_content": "VALHALLA_CONTENT_TABLE",
     "export_jobs": "VALHALLA_EXPORTS_TABLE",
     "data_retention_policies": "VALHALLA_RETENTION_TABLE",
     "purge_runs": "VALHALLA_PURGE_RUNS_TABLE",
     "stats": "VALHALLA_STATS_TABLE",
+    "events": "VALHALLA_EVENTS_TABLE",
+    "event_subscriptions": "VALHALLA_EVENT_SUBSCRIPTIONS_TABLE",
 }
 
 # Logical queue name -> environment variable that names the physical queue.

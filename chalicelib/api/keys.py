@@ -7,6 +7,7 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
 from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
 from chalicelib.http import Call, endpoint, path_id
+from chalicelib.services.event_sources import announce_key
 from chalicelib.shield import shield
 
 keys_api = ApiBlueprint(__name__, "/system/keys")
@@ -19,6 +20,7 @@ def create_key(call: Call) -> CreatedKey:
     """Create an API key; its token is in this response only."""
     created = get_deps().keys.create(call.body(CreateKey), created_by=call.principal.name)
     call.audit("key.create", "api_key", created.id, {"name": created.name, "role": created.role.value})
+    announce_key(created, call.principal.name, created=True)
     return created
 
 
@@ -34,7 +36,8 @@ def list_keys(call: Call) -> dict[str, Any]:
 @endpoint(keys_api, role=Role.admin, response=ApiKeyView, errors=(404,))
 @shield
 def revoke_key(call: Call, key_id: str) -> ApiKeyView:
-    """Revoke an API key: it stops working at once."""
+    """Revoke an API key: it stops working at once (other containers: within VALHALLA_CONFIG_CACHE_SECONDS)."""
     revoked = get_deps().keys.revoke(path_id(key_id, "key_id"))
     call.audit("key.revoke", "api_key", revoked.id, {"name": revoked.name})
+    announce_key(revoked, call.principal.name, created=False)
     return revoked

@@ -6,6 +6,7 @@ from chalicelib.domain.common import Role
 from chalicelib.domain.maintenance import MaintenanceState, SetMaintenanceState, StateUnavailable
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import Call, endpoint
+from chalicelib.services.event_sources import announce_maintenance
 from chalicelib.shield import exempt_from_shield
 
 maintenance_api = ApiBlueprint(__name__, "/system/maintenance")
@@ -27,6 +28,8 @@ def get_state(call: Call) -> MaintenanceState:
 def set_state(call: Call) -> MaintenanceState:
     """Set the maintenance mode; allowed in every mode, so the system can leave maintenance."""
     change = call.body(SetMaintenanceState)
+    previous = get_deps().maintenance.stored()
     state = get_deps().maintenance.set(change, call.principal)
     call.audit("maintenance.set", "maintenance_state", "current", change.model_dump(mode="json"))
+    announce_maintenance(previous, state)
     return state

@@ -27,6 +27,7 @@ class OutgoingMessage:
     body: str
     payload: dict[str, Any] | None
     created_at: str
+    event: dict[str, Any] | None = None  # a system event: the webhook body is its envelope
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ def sign(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
 
 
 def webhook_body(message: OutgoingMessage) -> bytes:
+    if message.event is not None:
+        return json.dumps(message.event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     document = {
         "id": message.id,
         "subject": message.subject,

@@ -37,6 +37,7 @@ from chalicelib.domain.exports import (
 )
 from chalicelib.exporting.multipart import abort_upload
 from chalicelib.logs import get_logger
+from chalicelib.services.event_sources import announce_export
 from chalicelib.services.idempotency import Idempotency
 from chalicelib.settings import Settings
 from chalicelib.store.base import conditional_failed
@@ -363,9 +364,9 @@ class ExportJobs:
         return DownloadLink(url=url, expires_at=self.clock() + timedelta(seconds=seconds))
 
     # --- notifications -------------------------------------------------------------
-
     def notify_finished(self, item: ExportJobItem) -> None:
         """Tell the job's ``notify_channel_id`` that it completed or failed (never fails the job)."""
+        announce_export(job_view(item))
         if item.notify_channel_id is None or self._notifications is None:
             return
         try:

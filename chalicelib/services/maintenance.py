@@ -102,6 +102,13 @@ class MaintenanceGate:
             self._remember(state)
         return state.effective(self.clock())
 
+    def stored(self) -> MaintenanceState | None:
+        """The state in effect now, read from the table (not the cache); ``None`` if it cannot be read."""
+        try:
+            return self.store.load().effective(self.clock())
+        except Exception:
+            return None
+
     def forget(self) -> None:
         with self._lock:
             self._cached = None

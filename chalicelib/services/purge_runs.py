@@ -38,6 +38,7 @@ from chalicelib.domain.retention import (
 from chalicelib.logs import get_logger
 from chalicelib.purge.purgers import Purgers
 from chalicelib.purge.queue import PurgeQueue
+from chalicelib.services.event_sources import announce_purge_run
 from chalicelib.services.purge_steps import Progress, PurgeSteps
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
@@ -316,4 +317,5 @@ class PurgeRuns(PurgeSteps):
             },
         )
         get_logger().info("purge run finished", extra={"run_id": run.id, "status": run.status.value})
+        announce_purge_run(run)
         return run

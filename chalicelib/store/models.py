@@ -7,7 +7,19 @@ from __future__ import annotations
 
 from pynamodb.models import Model
 
-from chalicelib.store import audit, counters, exports, idempotency, keys, maintenance, notifications, retention, stats  # noqa: F401
+from chalicelib.store import (  # noqa: F401
+    audit,
+    counters,
+    event_subscriptions,
+    events,
+    exports,
+    idempotency,
+    keys,
+    maintenance,
+    notifications,
+    retention,
+    stats,
+)
 from chalicelib.store.base import MODELS, table_spec, ttl_attribute
 
 

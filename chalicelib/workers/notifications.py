@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chalicelib.deps import get_deps
 from chalicelib.logs import get_logger
 from chalicelib.services.notifications import DeliveryReport, Notifications
+from chalicelib.workers import events as events_worker
 
 METRIC_NAMES = {"sent": "NotificationsSent", "failed": "NotificationsFailed", "retry": "NotificationsRetried"}
 BUDGET_MARGIN_MS = 1000  # to record the outcome after a send that used its whole timeout
@@ -61,6 +62,11 @@ def deliver(
         message_id = str(record.get("messageId"))
         if remaining_ms is not None and remaining_ms() < needed_ms:
             failures.append(message_id)  # out of time: the message comes back after its visibility timeout
+            continue
+        event = events_worker.deferred_event(record.get("body"))
+        if event is not None:  # an event the event table refused when it was emitted
+            if not events_worker.record_deferred(event):
+                failures.append(message_id)
             continue
         notification_id = _notification_id(record)
         if notification_id is None:

@@ -53,6 +53,21 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "archive": False,
     },
     ("POST", "/system/retention/purge"): {"categories": ["audit_logs"], "dry_run": True},
+    ("POST", "/system/events/subscriptions"): {
+        "name": "ops-events",
+        "channel_ids": [1],
+        "event_types": ["export.*"],
+        "filter": {"data.row_count": {"$gte": 1}},
+        "enabled": True,
+    },
+    ("PATCH", "/system/events/subscriptions/{subscription_id}"): {
+        "channel_ids": [1],
+        "event_types": ["maintenance.changed"],
+        "filter": {"type": "maintenance.changed"},
+        "enabled": False,
+    },
+    ("POST", "/system/events/subscriptions/{subscription_id}/test"): {"event_type": "export.completed"},
+    ("POST", "/system/events/filters/test"): {"filter": {"type": "x"}, "event": {"type": "x"}},
 }
 
 
@@ -175,7 +190,16 @@ def existing(api: Api) -> dict[str, str]:
     assert channel.status == 201, channel.json
     job = api.post("/system/exports", {"job_type": "external_job"})
     assert job.status == 201, job.json
-    return {"channel_id": str(channel.json["id"]), "job_id": str(job.json["id"]), "category": "audit_logs"}
+    subscription = api.post(
+        "/system/events/subscriptions", {"name": "ops", "channel_ids": [channel.json["id"]], "event_types": ["*"]}
+    )
+    assert subscription.status == 201, subscription.json
+    return {
+        "channel_id": str(channel.json["id"]),
+        "job_id": str(job.json["id"]),
+        "category": "audit_logs",
+        "subscription_id": str(subscription.json["id"]),
+    }
 
 
 @pytest.mark.parametrize(("method", "path"), body_routes(), ids=lambda value: str(value))
