@@ -20,7 +20,7 @@ from constructs import Construct
 
 from chalicelib.channels.secret_box import PURPOSE as SIGNING_PURPOSE
 
-READ = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query")
+READ = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
 WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 UPDATE = ("dynamodb:UpdateItem",)
 DELETE = ("dynamodb:DeleteItem",)
@@ -46,21 +46,47 @@ class Grants:
     description: str = ""
 
 
+# What emitting a system event touches (chalicelib/services/events.py): the event log and its
+# fan-out markers, the subscriptions, one outbox notification (state and content) per target,
+# the notification id slots, and the backlog gauge; a refused event is deferred through the queue.
+EMITS: dict[str, tuple[str, ...]] = {
+    "events": READ + WRITE,
+    "event_subscriptions": READ,
+    "notification_channels": READ,
+    "notification_outbox": READ + WRITE,
+    "notification_content": READ + WRITE,
+    "counters": READ + WRITE,
+    "stats": READ + UPDATE,
+}
+
+
+def _with_events(tables: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """A function's own table grants plus what emitting an event needs."""
+    merged = {name: tuple(actions) for name, actions in tables.items()}
+    for name, actions in EMITS.items():
+        merged[name] = tuple(dict.fromkeys(merged.get(name, ()) + actions))
+    return merged
+
+
 GRANTS: dict[str, Grants] = {
     "APIHandler": Grants(
-        tables={
-            "api_keys": READ + WRITE + DELETE,  # revoking a key
-            "audit_log": READ + WRITE,
-            "counters": READ + WRITE,  # ids, uniqueness markers
-            "idempotency": READ + WRITE + DELETE,  # a key is released when the request failed before writing
-            "maintenance_state": READ + WRITE,
-            "notification_channels": READ + WRITE,
-            "notification_outbox": READ + WRITE,
-            "export_jobs": READ + WRITE,
-            "data_retention_policies": READ + WRITE,
-            "purge_runs": READ + WRITE,
-            "stats": READ + UPDATE,  # the analytics: the pending gauge, the console's reads
-        },
+        tables=_with_events(
+            {
+                "api_keys": READ + WRITE + DELETE,  # revoking a key
+                "audit_log": READ + WRITE,
+                "counters": READ + WRITE,  # ids, uniqueness markers
+                "idempotency": READ + WRITE + DELETE,  # a key is released when the request failed before writing
+                "maintenance_state": READ + WRITE,
+                "notification_channels": READ + WRITE,
+                "notification_outbox": READ + WRITE,
+                "export_jobs": READ + WRITE,
+                "data_retention_policies": READ + WRITE,
+                "purge_runs": READ + WRITE,
+                "stats": READ + UPDATE,  # the analytics: the pending gauge, the console's reads
+                "notification_content": READ + WRITE + DELETE,  # a request that fails leaves no content behind
+                "event_subscriptions": READ + WRITE + DELETE,  # subscriptions CRUD
+            }
+        ),
         sends_to=("notifications", "exports", "purge"),
         objects=("s3:GetObject",),  # presigned download links are signed with the API's rights
         kms=("kms:GenerateDataKey",),  # seals new and rotated signing secrets; never opens one
@@ -71,12 +97,16 @@ GRANTS: dict[str, Grants] = {
         description="the API-key authorizer: looks a key's hash up",
     ),
     "DeliverNotifications": Grants(
-        tables={
-            "notification_outbox": READ + UPDATE,
-            "notification_channels": READ + UPDATE,
-            "stats": READ + UPDATE,  # one aggregate update per batch
-        },
+        tables=_with_events(
+            {
+                "notification_outbox": READ + UPDATE,
+                "notification_content": READ,
+                "notification_channels": READ + UPDATE,
+                "stats": READ + UPDATE,  # one aggregate update per batch
+            }
+        ),  # a notification that gives up emits notification.failed
         consumes="notifications",
+        sends_to=("notifications",),
         email=True,
         sms=True,
         kms=("kms:Decrypt",),  # opens signing secrets; deletes a previous one whose overlap ended
@@ -87,15 +117,23 @@ GRANTS: dict[str, Grants] = {
         sends_to=("notifications",),
         description="the outbox sweeper: re-enqueues overdue notifications",
     ),
+    "SweepEvents": Grants(
+        tables=_with_events({"maintenance_state": READ + WRITE}),  # a maintenance window that ended
+        sends_to=("notifications",),
+        description="the event sweeper: finishes fan-outs left incomplete, ends expired maintenance windows",
+    ),
     "RunExport": Grants(
-        tables={
-            "export_jobs": READ + WRITE,
-            "audit_log": READ,
-            "notification_channels": READ,
-            "notification_outbox": READ + WRITE,  # the "export finished" notification
-            "counters": READ + WRITE,
-            "stats": READ + UPDATE,
-        },
+        tables=_with_events(
+            {
+                "export_jobs": READ + WRITE,
+                "audit_log": READ,
+                "notification_channels": READ,
+                "notification_outbox": READ + WRITE,  # the "export finished" notification
+                "counters": READ + WRITE,
+                "stats": READ + UPDATE,
+                "notification_content": READ + WRITE,
+            }
+        ),  # export.completed / export.failed
         consumes="exports",
         sends_to=("exports", "notifications"),
         objects=("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteObject"),
@@ -113,19 +151,22 @@ GRANTS: dict[str, Grants] = {
         description="the scheduled purge: starts a purge run",
     ),
     "ProcessPurgeRuns": Grants(
-        tables={
-            "data_retention_policies": READ + WRITE,
-            "purge_runs": READ + WRITE + BULK_DELETE,
-            "counters": READ + WRITE,
-            "maintenance_state": READ,
-            "audit_log": READ + WRITE + BULK_DELETE,
-            "notification_outbox": READ + BULK_DELETE,
-            "export_jobs": READ + WRITE + BULK_DELETE,
-            "notification_channels": READ,
-            "stats": READ + BULK_DELETE,  # analytics rows past their retention
-        },
+        tables=_with_events(
+            {
+                "data_retention_policies": READ + WRITE,
+                "purge_runs": READ + WRITE + BULK_DELETE,
+                "counters": READ + WRITE,
+                "maintenance_state": READ,
+                "audit_log": READ + WRITE + BULK_DELETE,
+                "notification_outbox": READ + BULK_DELETE,
+                "export_jobs": READ + WRITE + BULK_DELETE,
+                "notification_channels": READ,
+                "stats": READ + BULK_DELETE,  # analytics rows past their retention
+                "notification_content": READ + BULK_DELETE,  # a purged notification's content goes with it
+            }
+        ),  # retention.purge.completed / failed
         consumes="purge",
-        sends_to=("purge", "exports"),
+        sends_to=("purge", "exports", "notifications"),
         objects=("s3:DeleteObject",),
         list_bucket=True,
         description="purge runs: delete expired records and export files, archive first where asked",
