@@ -175,7 +175,20 @@ def test_item05_only_the_purge_deletes_in_bulk(dev: dict[str, Any]) -> None:
     ("function_id", "tables", "queues"),
     [
         ("ApiKeyAuthorizer", {"api_keys"}, set()),
-        ("DeliverNotifications", {"notification_outbox", "notification_channels", "stats"}, {"notifications"}),
+        # Delivery also emits notification.failed: the event log, its fan-out (outbox, content) and ids.
+        (
+            "DeliverNotifications",
+            {
+                "notification_outbox",
+                "notification_content",
+                "notification_channels",
+                "stats",
+                "events",
+                "event_subscriptions",
+                "counters",
+            },
+            {"notifications"},
+        ),
         ("SweepNotifications", {"notification_outbox"}, {"notifications"}),
     ],
 )
@@ -188,12 +201,13 @@ def test_item05_each_worker_reaches_only_the_tables_and_queues_it_uses(
     reached_tables = set().union(*(ids for action, ids in found.items() if action.startswith("dynamodb:")))
     assert reached_tables == {table_id(dev, logical) for logical in tables}
     names = stage_settings("dev")
-    queue_ids = {
-        k: r["Properties"]["QueueName"] for k, r in dev["Resources"].items() if r["Type"] == "AWS::SQS::Queue"
-    }
+    queue_ids = {k: r["Properties"]["QueueName"] for k, r in dev["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
     reached_queues = set().union(set(), *(ids for action, ids in found.items() if action.startswith("sqs:")))
     assert {queue_ids[q] for q in reached_queues} == {names.queue(logical) for logical in queues}
     assert not any(action.startswith("s3:") for action in found)
-    # Writes are updates of existing items, apart from what the function creates.
-    if function_id != "ApiKeyAuthorizer":
-        assert "dynamodb:PutItem" not in found and "dynamodb:DeleteItem" not in found
+    # Writes are updates of existing items, apart from what the function creates (an event and its fan-out).
+    assert "dynamodb:DeleteItem" not in found
+    creates = {"events", "notification_outbox", "notification_content", "counters"}
+    assert found.get("dynamodb:PutItem", set()) <= {table_id(dev, logical) for logical in creates}
+    if function_id == "SweepNotifications":
+        assert "dynamodb:PutItem" not in found
