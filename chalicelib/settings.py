@@ -161,6 +161,7 @@ class Settings:
     shield_retry_after_seconds: int
     id_block_size: int
     max_body_bytes: int
+    max_json_depth: int
     retry_schedule: tuple[int, ...]
     allow_private_webhook_targets: bool
     webhook_timeout_seconds: float  # the total deadline of one delivery attempt (connect + send + read)
@@ -219,6 +220,7 @@ def load_settings() -> Settings:
         shield_retry_after_seconds=env.whole("VALHALLA_SHIELD_RETRY_AFTER_SECONDS", 300, minimum=0),
         id_block_size=max(1, env.whole("VALHALLA_ID_BLOCK_SIZE", 10)),
         max_body_bytes=env.whole("VALHALLA_MAX_BODY_BYTES", 256 * 1024, minimum=1),
+        max_json_depth=env.whole("VALHALLA_MAX_JSON_DEPTH", 32, minimum=1),
         retry_schedule=env.schedule("VALHALLA_RETRY_SCHEDULE"),
         allow_private_webhook_targets=env.flag("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
         webhook_timeout_seconds=env.seconds("VALHALLA_WEBHOOK_TIMEOUT_SECONDS", 10.0),

@@ -35,6 +35,7 @@ from chalicelib.domain.exports import (
     is_legal,
     normalised_filters,
 )
+from chalicelib.domain.jsonsafe import safe_dump
 from chalicelib.exporting.multipart import abort_upload
 from chalicelib.logs import get_logger
 from chalicelib.services.event_sources import announce_export
@@ -181,7 +182,7 @@ class ExportJobs:
             view = self._create(request, filters, principal)
             if on_created is not None:
                 on_created(view)
-            return 201, view.model_dump(mode="json")
+            return 201, safe_dump(view)
 
         _status, created = self.idempotency.run(IDEMPOTENCY_SCOPE, principal, idempotency_key, body, make)
         return ExportJobView.model_validate(created)

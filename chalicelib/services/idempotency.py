@@ -3,6 +3,8 @@
 The first request with a key claims a record with a conditional put, runs, and
 stores its response; a repeat with the same body gets that response back and
 creates nothing; a repeat with another body, or while the first still runs, is 409.
+A key is released only when the first request was refused or storage failed (nothing
+written); any other failure keeps it, so a retry can never write a second time.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, PynamoDBException
 
 from chalicelib.clock import Clock
 from chalicelib.domain.common import Principal
-from chalicelib.domain.errors import Conflict, InvalidField
+from chalicelib.domain.errors import Conflict, DomainError, InvalidField
 from chalicelib.store.base import conditional_failed
 from chalicelib.store.idempotency import IdempotencyItem
 
 MAX_KEY_LENGTH = 255
+FAILED = "failed"
 
 Outcome = tuple[int, Any]
 
@@ -56,8 +59,13 @@ class Idempotency:
             return self._replay(record)
         try:
             status, response = create()
+        except (DomainError, PynamoDBException):
+            # A refusal or a storage error: nothing was written, so the client may retry.
+            record.delete()
+            raise
         except Exception:
-            record.delete()  # the key is free again: the client may retry
+            # A failure after the write may have happened: a retry must not write twice.
+            record.update(actions=[IdempotencyItem.state.set(FAILED)])
             raise
         record.update(
             actions=[
@@ -73,6 +81,11 @@ class Idempotency:
         first = IdempotencyItem.get(record.key, consistent_read=True)
         if first.request_hash != record.request_hash:
             raise Conflict("Idempotency-Key was already used with a different request body.")
+        if first.state == FAILED:
+            raise Conflict(
+                "The first request with this Idempotency-Key failed after it may have been carried out; "
+                "check the result (GET) before sending it again with a new key."
+            )
         if first.state != "done" or first.response is None:
             raise Conflict("A request with this Idempotency-Key is still in progress.")
         return int(first.status_code or 200), json.loads(first.response)
