@@ -15,6 +15,7 @@ from typing import Protocol
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal
+from chalicelib.domain.errors import InvalidField
 from chalicelib.domain.maintenance import MaintenanceState, Mode, SetMaintenanceState, StateUnavailable
 from chalicelib.store.maintenance import STATE_ID, MaintenanceItem
 
@@ -90,6 +91,9 @@ class MaintenanceGate:
             self._cached, self._fetched_at = state, self.monotonic()
 
     def set(self, change: SetMaintenanceState, principal: Principal) -> MaintenanceState:
+        if change.ends_at is not None and change.ends_at <= self.clock():
+            # Accepting it would leave the mode normal at once, silently.
+            raise InvalidField("ends_at", "Must be in the future.")
         state = MaintenanceState(
             mode=change.mode,
             reason=change.reason,
