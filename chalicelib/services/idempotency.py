@@ -30,9 +30,10 @@ Outcome = tuple[int, Any]
 
 
 class Idempotency:
-    def __init__(self, clock: Clock, ttl_seconds: int) -> None:
+    def __init__(self, clock: Clock, ttl_seconds: int, in_progress_seconds: int = 60) -> None:
         self.clock = clock
         self.ttl_seconds = ttl_seconds
+        self.in_progress_seconds = in_progress_seconds
 
     def run(
         self,
@@ -46,13 +47,22 @@ class Idempotency:
             return create()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise InvalidField("idempotency_key", f"Must be 1 to {MAX_KEY_LENGTH} printable characters.")
+        now = self.clock()
         record = IdempotencyItem(
             f"{scope}#{principal.key_id}#{key}",
             request_hash=hashlib.sha256(body).hexdigest(),
-            expires_at=self.clock() + timedelta(seconds=self.ttl_seconds),
+            expires_at=now + timedelta(seconds=self.ttl_seconds),
+            in_progress_until=int(now.timestamp()) + self.in_progress_seconds,
+        )
+        # A key is free if no record holds it, its first request was cut off long enough ago,
+        # or its record expired (DynamoDB's TTL deletes items up to days late).
+        free = (
+            IdempotencyItem.key.does_not_exist()
+            | ((IdempotencyItem.state == "in_progress") & (IdempotencyItem.in_progress_until < int(now.timestamp())))
+            | (IdempotencyItem.expires_at < now)
         )
         try:
-            record.save(condition=IdempotencyItem.key.does_not_exist())
+            record.save(condition=free)
         except PutError as exc:
             if not conditional_failed(exc):
                 raise
@@ -70,6 +80,7 @@ class Idempotency:
         record.update(
             actions=[
                 IdempotencyItem.state.set("done"),
+                IdempotencyItem.in_progress_until.remove(),
                 IdempotencyItem.status_code.set(status),
                 IdempotencyItem.response.set(json.dumps(response, default=str)),
             ]

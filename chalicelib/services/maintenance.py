@@ -58,10 +58,12 @@ class MaintenanceGate:
         clock: Clock,
         cache_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
+        stale_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.cache_seconds = cache_seconds
+        self.stale_seconds = cache_seconds if stale_seconds is None else stale_seconds
         self.monotonic = monotonic
         self._cached: MaintenanceState | None = None
         self._fetched_at = 0.0
@@ -79,8 +81,10 @@ class MaintenanceGate:
             try:
                 state = self.store.load()
             except Exception as exc:
-                # A stale state is better than refusing every write while DynamoDB hiccups.
-                if self._cached is not None and self.cache_seconds > 0:
+                # A stale state is better than refusing every write while DynamoDB hiccups,
+                # but only for a while: an outage must not pin an old mode forever.
+                age = self.monotonic() - self._fetched_at
+                if self._cached is not None and self.cache_seconds > 0 and age < self.stale_seconds:
                     return self._cached
                 raise StateUnavailable(str(exc)) from exc
             self._remember(state)
