@@ -103,18 +103,24 @@ def _use(endpoint: str) -> None:
 
 
 def _event(index: int, total: int) -> dict[str, Any]:
+    from chalicelib.store.sharding import shard_count, sharded
+
     moment = FIRST_DAY + timedelta(seconds=(DAYS * 86_400 - 1) * index / max(1, total))
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     event_id = secrets.token_hex(8)
     actor = f"user-{index % 50}"
+    action = ("notification.enqueue", "export.create", "maintenance.set", "key.create")[index % 4]
+    shard = index % shard_count()
     item = {
-        "day": {"S": stamp[:10]},
+        "day": {"S": sharded(stamp[:10], shard)},
+        "actor_key": {"S": sharded(actor, shard)},
+        "action_key": {"S": sharded(action, shard)},
         "sk": {"S": f"{stamp}#{event_id}"},
         "event_id": {"S": event_id},
         "at": {"S": stamp},
         "actor": {"S": actor},
         "role": {"S": "operator"},
-        "action": {"S": ("notification.enqueue", "export.create", "maintenance.set", "key.create")[index % 4]},
+        "action": {"S": action},
         "resource_type": {"S": "notification"},
         "resource_id": {"S": str(index)},
         "summary": {"S": json.dumps({"channel_id": index % 17, "subject": f"Alert {index}: disk at {index % 100}%"})},

@@ -184,7 +184,10 @@ def get_deps() -> Deps:
 
 
 def reset_deps() -> None:
+    from chalicelib.store.cache import clear_all
+
     get_deps.cache_clear()
+    clear_all()
 
 
 emitting.provide(lambda: get_deps().events)

@@ -19,6 +19,7 @@ TABLES = {
     "maintenance_state": "VALHALLA_MAINTENANCE_TABLE",
     "notification_channels": "VALHALLA_CHANNELS_TABLE",
     "notification_outbox": "VALHALLA_OUTBOX_TABLE",
+    "notification_content": "VALHALLA_CONTENT_TABLE",
     "export_jobs": "VALHALLA_EXPORTS_TABLE",
     "data_retention_policies": "VALHALLA_RETENTION_TABLE",
     "purge_runs": "VALHALLA_PURGE_RUNS_TABLE",

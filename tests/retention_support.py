@@ -17,7 +17,7 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.common import SYSTEM_PRINCIPAL
 from chalicelib.resources import queue_url
 from chalicelib.settings import get_settings
-from chalicelib.store.audit import AuditItem
+from chalicelib.store.audit import AuditItem, day_partitions
 from tests.support import Api
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -40,7 +40,8 @@ def add_audit_events(clock: FixedClock, moment: datetime, count: int = 1, action
 def audit_times(action: str = "test.event") -> list[str]:
     times = []
     for day in get_deps().audit.known_days():
-        times += [item.at for item in AuditItem.query(day) if item.action == action]
+        for partition in day_partitions(day):
+            times += [item.at for item in AuditItem.query(partition) if item.action == action]
     return sorted(times)
 
 
@@ -48,33 +49,31 @@ def stored_audit_days() -> set[str]:
     """Days that still hold any audit item (asked of the table, not of the day list)."""
     days = set()
     for day in get_deps().audit.known_days():
-        if any(True for _ in AuditItem.query(day, limit=1)):
+        if any(True for partition in day_partitions(day) for _ in AuditItem.query(partition, limit=1)):
             days.add(day)
     return days
 
 
 def add_outbox(item_id: int, status: str, moment: datetime) -> None:
-    from chalicelib.store.notifications import OutboxItem
+    from chalicelib.store.notifications import ContentItem, OutboxItem
+    from chalicelib.store.outbox import OutboxRepo
 
     stamp = isoformat(moment)
-    OutboxItem(
-        item_id,
-        status=status,
-        created_at=stamp,
-        updated_at=stamp,
-        channel_id=1,
-        channel_type="email",
-        subject=f"subject {item_id}",
-        body="body",
-    ).save()
+    state = OutboxItem(
+        item_id, status=status, created_at=stamp, updated_at=stamp, channel_id=1, channel_type="email"
+    )
+    OutboxRepo().put(state, ContentItem(item_id, subject=f"subject {item_id}", body="body"))
 
 
 def outbox_ids() -> set[int]:
     from chalicelib.store.notifications import OutboxItem
 
     ids: set[int] = set()
+    from chalicelib.store.sharding import all_shards
+
     for status in ("pending", "sent", "failed"):
-        ids |= {int(item.id) for item in OutboxItem.by_status.query(status)}
+        for partition in all_shards(status):
+            ids |= {int(item.id) for item in OutboxItem.by_status.query(partition)}
     return ids
 
 

@@ -24,6 +24,8 @@ FAKE_AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
+    # Lists merge every write shard of a key; a few shards keep moto fast and still merge.
+    "VALHALLA_WRITE_SHARDS": "4",
 }
 
 

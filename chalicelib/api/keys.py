@@ -36,7 +36,7 @@ def list_keys(call: Call) -> dict[str, Any]:
 @endpoint(keys_api, role=Role.admin, response=ApiKeyView, errors=(404,))
 @shield
 def revoke_key(call: Call, key_id: str) -> ApiKeyView:
-    """Revoke an API key: it stops working at once."""
+    """Revoke an API key: it stops working at once (other containers: within VALHALLA_CONFIG_CACHE_SECONDS)."""
     revoked = get_deps().keys.revoke(path_id(key_id, "key_id"))
     call.audit("key.revoke", "api_key", revoked.id, {"name": revoked.name})
     announce_key(revoked, call.principal.name, created=False)

@@ -112,23 +112,20 @@ def _sk_bounds(window: Window) -> tuple[str, str]:
 
 
 def audit_source(filters: AuditExportFilter, known_days: Callable[[], list[str]]) -> QuerySource:
-    from chalicelib.store.audit import AuditItem
+    """Oldest first: one segment for an actor or action filter, else one per day (shards merged)."""
+    from chalicelib.store.audit import AuditRepo
+    from chalicelib.store.outbox import MergedPage
 
+    repo = AuditRepo()
     window = filters.window()
     low, high = _sk_bounds(window)
+
     if filters.actor or filters.action:
-        index: Any = AuditItem.by_actor if filters.actor else AuditItem.by_action
-        hash_value = filters.actor or filters.action
-        condition = AuditItem.action == filters.action if filters.actor and filters.action else None
 
         def by_index(limit: int, key: dict[str, Any] | None) -> Any:
-            return index.query(
-                hash_value,
-                AuditItem.sk.between(low, high),
-                filter_condition=condition,
-                limit=limit,
-                last_evaluated_key=key,
-            )
+            after = key.get("after") if key else None
+            rows, stopped = repo.by_index(filters.actor, filters.action, low, high, limit, after, descending=False)
+            return MergedPage(rows, {"after": stopped} if stopped else None)
 
         return QuerySource([Segment("index", by_index)], _audit_row, AUDIT_COLUMNS)
 
@@ -137,7 +134,9 @@ def audit_source(filters: AuditExportFilter, known_days: Callable[[], list[str]]
 
     def one_day(day: str) -> RunQuery:
         def run(limit: int, key: dict[str, Any] | None) -> Any:
-            return AuditItem.query(day, AuditItem.sk.between(low, high), limit=limit, last_evaluated_key=key)
+            after = key.get("after") if key else None
+            rows, stopped = repo.by_day(day, low, high, limit, after, descending=False)
+            return MergedPage(rows, {"after": stopped} if stopped else None)
 
         return run
 
@@ -165,10 +164,11 @@ NOTIFICATION_COLUMNS = [
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 
 
-def _notification_row(item: Any) -> Row:
+def _notification_row(stored: Any) -> Row:
     row: Row = {}
     for column in NOTIFICATION_COLUMNS:
-        value = getattr(item, column, None)
+        source = stored.content if column in ("subject", "body", "payload") else stored.state
+        value = getattr(source, column, None) if source is not None else None
         if column in ("id", "channel_id", "attempts") and value is not None:
             value = int(value)
         row[column] = value
@@ -176,8 +176,10 @@ def _notification_row(item: Any) -> Row:
 
 
 def notification_source(filters: NotificationExportFilter) -> QuerySource:
-    from chalicelib.store.notifications import OutboxItem
+    """Oldest first per status (pending, sent, failed), every shard of a status merged."""
+    from chalicelib.store.outbox import OutboxRepo
 
+    repo = OutboxRepo()
     window = filters.window()
     low = isoformat(window.start) if window.start else "0000"
     # created_at is a plain ISO string with milliseconds: the last included instant.
@@ -185,30 +187,14 @@ def notification_source(filters: NotificationExportFilter) -> QuerySource:
     status = filters.status.value if filters.status else None
 
     if filters.channel_id is not None:
-        channel_id = filters.channel_id
-        condition = OutboxItem.status == status if status else None
-
-        def by_channel(limit: int, key: dict[str, Any] | None) -> Any:
-            return OutboxItem.by_channel.query(
-                channel_id,
-                OutboxItem.created_at.between(low, high),
-                filter_condition=condition,
-                limit=limit,
-                last_evaluated_key=key,
-            )
-
-        return QuerySource([Segment("channel", by_channel)], _notification_row, NOTIFICATION_COLUMNS)
-
-    def by_status(value: str) -> RunQuery:
-        def run(limit: int, key: dict[str, Any] | None) -> Any:
-            return OutboxItem.by_status.query(
-                value, OutboxItem.created_at.between(low, high), limit=limit, last_evaluated_key=key
-            )
-
-        return run
+        reader = repo.window_reader(status, filters.channel_id, low, high)
+        return QuerySource([Segment("channel", reader)], _notification_row, NOTIFICATION_COLUMNS)
 
     statuses = [status] if status else list(OUTBOX_STATUSES)
-    segments = [Segment(f"{OUTBOX_STATUSES.index(value)}-{value}", by_status(value)) for value in statuses]
+    segments = [
+        Segment(f"{OUTBOX_STATUSES.index(value)}-{value}", repo.window_reader(value, None, low, high))
+        for value in statuses
+    ]
     return QuerySource(segments, _notification_row, NOTIFICATION_COLUMNS)
 
 

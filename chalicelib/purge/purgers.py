@@ -55,16 +55,16 @@ class AuditLogPurger(Purger):
         self.audit = audit
 
     def sources(self, cutoff: str) -> list[Source]:
-        from chalicelib.store.audit import AuditItem
+        from chalicelib.store.audit import AuditItem, day_partitions
 
         table = AuditItem.Meta.table_name
         return [
             Source(
-                name=day,
+                name=partition,
                 table=table,
                 key_condition="#d = :d AND #s < :c",
                 names={"#d": "day", "#s": "sk"},
-                values={":d": {"S": day}, ":c": {"S": cutoff}},
+                values={":d": {"S": partition}, ":c": {"S": cutoff}},
                 key_attrs=("day", "sk"),
                 position_attrs=("day", "sk"),
                 time_attr="sk",
@@ -72,15 +72,20 @@ class AuditLogPurger(Purger):
             )
             for day in sorted(self.audit.known_days())
             if day <= cutoff[:10]
+            for partition in day_partitions(day)
         ]
 
     def moment(self, item: Key) -> str:
         return str(item["sk"]["S"]).split("#", 1)[0]
 
     def after_source(self, source: Source, cutoff: str) -> None:
-        # A day before the cutoff's day is now empty: no later purge needs to look at it.
-        if source.name < cutoff[:10]:
-            self.audit.forget_day(source.name)
+        # A day before the cutoff's day is now empty (its last shard too, as sources run
+        # in order): no later purge needs to look at it.
+        from chalicelib.store.audit import day_partitions
+
+        day = source.name[:10]
+        if day < cutoff[:10] and source.name == day_partitions(day)[-1]:
+            self.audit.forget_day(day)
 
 
 def _key_names(schema: dict[str, Any]) -> tuple[str, str | None]:
@@ -115,6 +120,10 @@ class StatusIndexPurger(Purger):
     def available(self) -> bool:
         return self.model() is not None
 
+    def partitions(self) -> tuple[str, ...]:
+        """The index's partition key values to purge: the statuses, or their write shards."""
+        return self.statuses
+
     def unavailable_reason(self) -> str:
         return f"Category '{self.category}' is not purgeable yet: its store has no status index ordered by time."
 
@@ -138,7 +147,7 @@ class StatusIndexPurger(Purger):
                 position_attrs=tuple(dict.fromkeys((*key_attrs, status_name, str(time_name)))),
                 time_attr=str(time_name),
             )
-            for status in sorted(self.statuses)
+            for status in sorted(self.partitions())
         ]
 
     def moment(self, item: Key) -> str:
@@ -158,6 +167,18 @@ class NotificationsPurger(StatusIndexPurger):
         from chalicelib.store.notifications import OutboxItem
 
         return OutboxItem
+
+    def partitions(self) -> tuple[str, ...]:
+        from chalicelib.store.sharding import all_shards
+
+        return tuple(partition for status in self.statuses for partition in all_shards(status))
+
+    def before_delete(self, keys: list[Key]) -> int:
+        # The content goes with the state: contents first, a state left behind is found again.
+        from chalicelib.store.outbox import OutboxRepo
+
+        OutboxRepo().delete_contents([int(next(iter(key["id"].values()))) for key in keys])
+        return 0
 
 
 class ExportJobsPurger(StatusIndexPurger):

@@ -8,9 +8,9 @@ from typing import Any
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.audit import AuditEvent, AuditQuery, RequestInfo, redact
 from chalicelib.domain.common import Principal
-from chalicelib.store.audit import AUDIT_DAYS_KEY, AuditDays, AuditItem
+from chalicelib.store.audit import AUDIT_DAYS_KEY, AuditDays, AuditItem, AuditRepo
 from chalicelib.store.cursors import scope_of
-from chalicelib.store.pagination import decode_cursor, encode_cursor, take
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 
 def _scope(query: AuditQuery) -> str:
@@ -34,8 +34,9 @@ def _to_event(item: AuditItem) -> AuditEvent:
 
 
 class AuditLog:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, repo: AuditRepo | None = None) -> None:
         self.clock = clock
+        self.repo = repo or AuditRepo()
         self._known_days: set[str] = set()
 
     def record(
@@ -66,8 +67,8 @@ class AuditLog:
             source_ip=request.source_ip,
         )
         # The day first: an event whose day is not listed would be invisible to listings.
-        self._remember_day(item.day)
-        item.save()
+        self._remember_day(stamp[:10])
+        self.repo.put(item)
         return _to_event(item)
 
     def _remember_day(self, day: str) -> None:
@@ -97,20 +98,9 @@ class AuditLog:
 
     def _list_by_index(self, query: AuditQuery, low: str, high: str) -> tuple[list[AuditEvent], str | None]:
         scope = _scope(query)
-        index: Any = AuditItem.by_actor if query.actor else AuditItem.by_action
-        hash_value = query.actor or query.action
-        condition = AuditItem.action == query.action if query.actor and query.action else None
-        results = index.query(
-            hash_value,
-            AuditItem.sk.between(low, high),
-            filter_condition=condition,
-            scan_index_forward=False,
-            limit=query.limit,
-            last_evaluated_key=decode_cursor(query.cursor, scope),
-        )
-        events = [_to_event(item) for item in take(results, query.limit)]
-        next_key = results.last_evaluated_key if len(events) == query.limit else None
-        return events, encode_cursor(next_key, scope)
+        position = decode_cursor(query.cursor, scope) or {}
+        items, stopped = self.repo.by_index(query.actor, query.action, low, high, query.limit, position.get("after"))
+        return [_to_event(item) for item in items], encode_cursor({"after": stopped} if stopped else None, scope)
 
     def _list_by_days(self, query: AuditQuery, low: str, high: str) -> tuple[list[AuditEvent], str | None]:
         scope = _scope(query)
@@ -119,22 +109,14 @@ class AuditLog:
         if position.get("day"):
             days = [day for day in days if day <= position["day"]]
         events: list[AuditEvent] = []
-        last_key = position.get("key")
+        after = position.get("after")
         for day in days:
             wanted = query.limit - len(events)
-            results = AuditItem.query(
-                day,
-                AuditItem.sk.between(low, high),
-                scan_index_forward=False,
-                limit=wanted,
-                last_evaluated_key=last_key,
-            )
-            events.extend(_to_event(item) for item in take(results, wanted))
-            last_key = None
+            items, stopped = self.repo.by_day(day, low, high, wanted, after if day == position.get("day") else None)
+            events.extend(_to_event(item) for item in items)
             if len(events) >= query.limit:
-                next_key = results.last_evaluated_key
-                if next_key:
-                    return events, encode_cursor({"day": day, "key": next_key}, scope)
+                if stopped:
+                    return events, encode_cursor({"day": day, "after": stopped}, scope)
                 older = [d for d in days if d < day]
                 return events, encode_cursor({"day": older[0]}, scope) if older else None
         return events, None

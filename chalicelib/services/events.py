@@ -117,15 +117,15 @@ class EventBus:
                 continue  # the channel was deleted since the subscription named it
             if not channel.active:
                 continue
-            candidate = notifications.notification_ids.next_id()
+            candidate = notifications.outbox.ids.next_id()
             notification_id = self.log.claim_target(event["id"], generation, subscription_id, channel_id, candidate)
             now = isoformat(self.clock())
             kind = channel.channel_type.value
             if put_event_notification(notification_id, channel_id, kind, subject, body, event, now):
                 # A failed send leaves the notification pending: the outbox sweeper re-enqueues it.
-                notifications._send_to_queue(notification_id)
-                if notifications.on_pending is not None:  # the delivery analytics' backlog gauge
-                    notifications.on_pending(channel_id, notification_id)
+                notifications.queue.send(notification_id)
+                if notifications.outbox.on_pending is not None:  # the delivery analytics' backlog gauge
+                    notifications.outbox.on_pending(channel_id, notification_id)
             made.append(notification_id)
         self.log.complete(event["id"], generation, made)
         return made

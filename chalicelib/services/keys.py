@@ -5,16 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal, Role
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
-from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
-from chalicelib.store.keys import KIND, ApiKeyItem
-from chalicelib.store.pagination import query_page
+from chalicelib.store.keys import ApiKeyItem, KeyRepo
 
 TOKEN_PREFIX = "vk_"
 
@@ -36,9 +32,10 @@ def _view(item: ApiKeyItem) -> ApiKeyView:
 
 
 class ApiKeys:
-    def __init__(self, ids: IdAllocator, clock: Clock) -> None:
+    def __init__(self, ids: IdAllocator, clock: Clock, repo: KeyRepo | None = None) -> None:
         self.ids = ids
         self.clock = clock
+        self.repo = repo or KeyRepo()
 
     def create(self, request: CreateKey, created_by: str | None, token: str | None = None) -> CreatedKey:
         token = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -51,37 +48,36 @@ class ApiKeys:
             created_at=isoformat(self.clock()),
             created_by=created_by,
         )
-        try:
-            item.save(condition=ApiKeyItem.token_hash.does_not_exist())
-        except PutError as exc:
-            if not conditional_failed(exc):
-                raise  # throttling and the like: the caller maps it (503) and nothing was written
+        stored = self.repo.create(item)
+        if stored is None:
             # Only a caller-chosen token can collide (the local stack's admin token): keep the first.
-            existing = ApiKeyItem.get(item.token_hash)
+            existing = self.repo.by_hash(item.token_hash)
+            if existing is None:
+                raise NotFound("API key vanished while it was created.")
             return CreatedKey(**_view(existing).model_dump(), token=token)
-        return CreatedKey(**_view(item).model_dump(), token=token)
+        return CreatedKey(**_view(stored).model_dump(), token=token)
 
     def authenticate(self, token: str) -> Principal | None:
+        """Through the per-container key cache: a revocation elsewhere applies within its bound."""
         if not token or len(token) > 512:
             return None
-        try:
-            item = ApiKeyItem.get(hash_token(token))
-        except ApiKeyItem.DoesNotExist:
-            return None
-        if item.revoked_at:
+        item = self.repo.cached(hash_token(token))
+        if item is None or item.revoked_at:
             return None
         return Principal(key_id=int(item.id), name=item.name, role=Role(item.role))
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[ApiKeyView], str | None]:
-        return query_page(lambda **page: ApiKeyItem.by_id.query(KIND, **page), limit, cursor, _view, "api_keys")
+        result: tuple[list[ApiKeyView], str | None] = self.repo.page(limit, cursor, _view)
+        return result
 
     def _find(self, key_id: int) -> ApiKeyItem:
-        for item in ApiKeyItem.by_id.query(KIND, ApiKeyItem.id == key_id):
-            return item
-        raise NotFound(f"API key {key_id} not found.")
+        item = self.repo.by_id(key_id)
+        if item is None:
+            raise NotFound(f"API key {key_id} not found.")
+        return item
 
     def revoke(self, key_id: int) -> ApiKeyView:
         item = self._find(key_id)
         if not item.revoked_at:
-            item.update(actions=[ApiKeyItem.revoked_at.set(isoformat(self.clock()))])
+            self.repo.revoke(item, isoformat(self.clock()))
         return _view(item)

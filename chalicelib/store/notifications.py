@@ -7,12 +7,13 @@ creating one writes, in one transaction, the channel and a marker item
 ``channel-name#<casefolded name>`` in the counters table, each on the condition that
 it does not exist yet.
 
-Outbox: hash key ``id``; ``by_status`` (status, created_at) and ``by_channel``
-(channel_id, created_at) serve the list filters and the retention purge, ``by_time``
-(kind, created_at) the unfiltered list and exports. ``by_due`` is sparse: only a
-``pending`` item has ``queue_state`` and ``due_at`` (when its next SQS message is
-expected to be handled), so the sweeper reads exactly the items it may have to
-re-enqueue.
+Outbox: the delivery state (hash key ``id``) is a small item: claims and outcomes
+rewrite it, so it carries no content. The content is one ``notification_content``
+item written once at enqueue; the state keeps only the latest attempts. The outbox's
+indexes are write-sharded (``<status>#<shard>``, ``<channel id>#<shard>``, see
+:mod:`chalicelib.store.sharding`) and project only keys (plus ``due_at`` for the
+sweeper): a list reads keys, then the items with BatchGetItem. See
+``docs/design/data-layout.md``.
 """
 
 from __future__ import annotations
@@ -25,14 +26,12 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.store.base import TableMeta, register
 
 CHANNEL_KIND = "channel"
-NOTIFICATION_KIND = "notification"
-QUEUE_STATE_PENDING = "pending"
 NAME_MARKER_PREFIX = "channel-name#"
 
 
@@ -114,71 +113,71 @@ class AttemptMap(MapAttribute[str, object]):
 
 
 class OutboxByStatus(GlobalSecondaryIndex["OutboxItem"]):
-    class Meta:
-        index_name = "by_status"
-        projection = AllProjection()
+    """``<status>#<shard>`` newest first: the status filter, the unfiltered list (every
+    status merged), the sweeper (``pending`` with ``due_at``) and the retention purge."""
 
-    status = UnicodeAttribute(hash_key=True)
+    class Meta:
+        index_name = "by_status_shard"
+        projection = IncludeProjection(["due_at"])
+
+    status_key = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
 
 
 class OutboxByChannel(GlobalSecondaryIndex["OutboxItem"]):
+    """``<channel id>#<shard>`` newest first: the channel filter and channel exports."""
+
     class Meta:
-        index_name = "by_channel"
-        projection = AllProjection()
-
-    channel_id = NumberAttribute(hash_key=True)
-    created_at = UnicodeAttribute(range_key=True)
-
-
-class OutboxByTime(GlobalSecondaryIndex["OutboxItem"]):
-    class Meta:
-        index_name = "by_time"
-        projection = AllProjection()
-
-    kind = UnicodeAttribute(hash_key=True)
-    created_at = UnicodeAttribute(range_key=True)
-
-
-class OutboxByDue(GlobalSecondaryIndex["OutboxItem"]):
-    class Meta:
-        index_name = "by_due"
+        index_name = "by_channel_shard"
         projection = KeysOnlyProjection()
 
-    queue_state = UnicodeAttribute(hash_key=True)
-    due_at = UnicodeAttribute(range_key=True)
+    channel_key = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
 
 
 @register
 class OutboxItem(Model):
+    """A notification's delivery state: the small item that claims and outcomes update.
+
+    Its content lives in :class:`ContentItem`, written once.
+    """
+
     class Meta(TableMeta):
         logical_name = "notification_outbox"
 
     id = NumberAttribute(hash_key=True)
-    kind = UnicodeAttribute(default=NOTIFICATION_KIND)
     status = UnicodeAttribute()  # pending | sent | failed
+    status_key = UnicodeAttribute()  # "<status>#<shard>": the by_status_shard index's key
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     channel_id = NumberAttribute()
+    channel_key = UnicodeAttribute()  # "<channel id>#<shard>"
     channel_type = UnicodeAttribute()
-    subject = UnicodeAttribute()
-    body = UnicodeAttribute()
-    payload = JSONAttribute(null=True)
     attempts = NumberAttribute(default=0)
     cycle_attempts = NumberAttribute(default=0)  # attempts since the last (re)start of the retry schedule
     last_error = UnicodeAttribute(null=True)
-    history = ListAttribute(of=AttemptMap, default=list)
+    history = ListAttribute(of=AttemptMap, default=list)  # the latest HISTORY_KEPT attempts
     sent_at = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
     next_attempt_at = UnicodeAttribute(null=True)
     lease_owner = UnicodeAttribute(null=True)
     lease_until = UnicodeAttribute(null=True)
-    queue_state = UnicodeAttribute(null=True)  # "pending" while pending, absent otherwise (sparse by_due)
-    due_at = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)  # pending only: when the sweeper may re-enqueue it
     requested_by = UnicodeAttribute(null=True)
     event_id = UnicodeAttribute(null=True)  # set when the notification carries a system event (its webhook-id)
 
     by_status = OutboxByStatus()
     by_channel = OutboxByChannel()
-    by_time = OutboxByTime()
-    by_due = OutboxByDue()
+
+
+@register
+class ContentItem(Model):
+    """What a notification says: written once at enqueue, never updated."""
+
+    class Meta(TableMeta):
+        logical_name = "notification_content"
+
+    id = NumberAttribute(hash_key=True)
+    subject = UnicodeAttribute()
+    body = UnicodeAttribute()
+    payload = JSONAttribute(null=True)

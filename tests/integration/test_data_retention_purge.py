@@ -9,7 +9,7 @@ from chalice.test import Client
 from chalicelib.budget import Unlimited
 from chalicelib.clock import FixedClock
 from chalicelib.deps import get_deps
-from chalicelib.store.audit import AuditItem
+from chalicelib.store.audit import AuditItem, day_partitions
 from tests.retention_support import (
     NOW,
     add_audit_events,
@@ -105,14 +105,20 @@ def test_each_run_writes_one_audit_event_with_its_counts(
     drain_purge_queue(chalice_client)
     events = [
         item
-        for item in AuditItem.query(NOW.strftime("%Y-%m-%d"))
+        for partition in day_partitions(NOW.strftime("%Y-%m-%d"))
+        for item in AuditItem.query(partition)
         if item.action == "retention.purge.run" and item.resource_id == str(run["id"])
     ]
     assert len(events) == 1
     summary = events[0].summary
     assert summary["status"] == "completed"
     assert summary["categories"]["audit_logs"]["deleted"] == 4
-    started = [item for item in AuditItem.query(NOW.strftime("%Y-%m-%d")) if item.action == "retention.purge.start"]
+    started = [
+        item
+        for partition in day_partitions(NOW.strftime("%Y-%m-%d"))
+        for item in AuditItem.query(partition)
+        if item.action == "retention.purge.start"
+    ]
     assert len(started) == 1 and started[0].actor == "test-admin"
 
 

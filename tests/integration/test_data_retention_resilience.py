@@ -16,6 +16,7 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.retention import StepStatus
 from chalicelib.purge.engine import DynamoPurgeEngine
 from chalicelib.services.retention import RetentionService
+from chalicelib.settings import reset_settings
 from tests.retention_support import (
     CountingClient,
     ThrottlingClient,
@@ -49,7 +50,17 @@ def retention() -> RetentionService:
 # --- UnprocessedItems ------------------------------------------------------------------------
 
 
-def test_unprocessed_items_are_retried_with_backoff_and_none_is_lost_or_skipped(admin: Api) -> None:
+@pytest.fixture
+def one_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count batch sizes of one partition; sharding is covered elsewhere."""
+    monkeypatch.setenv("VALHALLA_WRITE_SHARDS", "1")
+    reset_settings()
+
+
+def test_unprocessed_items_are_retried_with_backoff_and_none_is_lost_or_skipped(
+    admin: Api,
+    one_shard: None,
+) -> None:
     for item_id in range(1, 61):
         add_outbox(item_id, "sent", ago(40, minutes=item_id))
     for item_id in range(61, 71):
@@ -74,6 +85,7 @@ def test_unprocessed_items_are_retried_with_backoff_and_none_is_lost_or_skipped(
 def test_items_still_unprocessed_after_the_last_retry_are_kept_and_deleted_next_time(
     admin: Api,
     clock: FixedClock,
+    one_shard: None,
 ) -> None:
     add_audit_events(clock, ago(50), 40)
     add_audit_events(clock, ago(2), 5)
@@ -302,6 +314,7 @@ def test_calls_are_the_batch_floor_plus_query_pages_whatever_the_table_size(admi
     finally:
         counting.close()
     assert run is not None and run.categories[0].deleted == 100
-    # 50 expired per status: 2 + 2 batches of 25, and one Query page per status.
-    assert counting.calls == {"BatchWriteItem": 4, "Query": 2}
+    # 50 expired per status, 25 on each of two of its 4 write shards (odd ids are sent):
+    # 2 + 2 batches of 25, as many for their contents, and one Query page per shard of each status.
+    assert counting.calls == {"BatchWriteItem": 4 + 4, "Query": 2 * 4}
     assert "Scan" not in counting.calls

@@ -21,6 +21,7 @@ from chalicelib.services.audit import AuditLog
 from chalicelib.services.notifications import Notifications
 from chalicelib.store.exports import ExportJobItem
 from chalicelib.store.notifications import OutboxItem
+from chalicelib.store.outbox import status_key
 from chalicelib.workers.exports import ExportWorker, handle_export_event, run_export_message
 from tests.export_support import drain, keys_under, open_uploads, read_manifest, read_object, read_rows
 from tests.support import Api
@@ -173,9 +174,15 @@ def seed_outbox() -> tuple[int, int, list[OutboxItem]]:
         )
         item = OutboxItem.get(view.id)
         if index in (1, 2):
-            item.update(actions=[OutboxItem.status.set("sent")])
+            item.update(actions=[OutboxItem.status.set("sent"), OutboxItem.status_key.set(status_key("sent", view.id))])
         if index == 3:
-            item.update(actions=[OutboxItem.status.set("failed"), OutboxItem.last_error.set("bounced, twice")])
+            item.update(
+                actions=[
+                    OutboxItem.status.set("failed"),
+                    OutboxItem.status_key.set(status_key("failed", view.id)),
+                    OutboxItem.last_error.set("bounced, twice"),
+                ]
+            )
         items.append(item)
     return email, sms, items
 

@@ -383,10 +383,15 @@ def test_enqueue_is_refused_in_read_only_mode_but_reads_work(api: Api) -> None:
 def test_manual_retries_stop_at_the_attempt_bound(api: Api) -> None:
     from chalicelib.domain.notifications import MAX_TOTAL_ATTEMPTS
     from chalicelib.store.notifications import OutboxItem
+    from chalicelib.store.outbox import status_key
 
     notification = enqueue(api, create_channel(api)["id"])
     OutboxItem(notification["id"]).update(
-        actions=[OutboxItem.status.set("failed"), OutboxItem.attempts.set(MAX_TOTAL_ATTEMPTS)]
+        actions=[
+            OutboxItem.status.set("failed"),
+            OutboxItem.status_key.set(status_key("failed", notification["id"])),
+            OutboxItem.attempts.set(MAX_TOTAL_ATTEMPTS),
+        ]
     )
     refused = api.post(f"/system/notify/{notification['id']}/retry")
     assert refused.status == 409 and "no more retries" in refused.json["detail"]

@@ -85,9 +85,12 @@ def _enqueue(api: Api, channel_id: int) -> Reply:
 
 def _failed_notification(api: Api) -> int:
     from chalicelib.store.notifications import OutboxItem
+    from chalicelib.store.outbox import status_key
 
     notification_id = int(_enqueue(api, _email_channel(api)).json["id"])
-    OutboxItem(notification_id).update(actions=[OutboxItem.status.set("failed")])
+    OutboxItem(notification_id).update(
+        actions=[OutboxItem.status.set("failed"), OutboxItem.status_key.set(status_key("failed", notification_id))]
+    )
     return notification_id
 
 
