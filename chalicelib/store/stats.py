@@ -179,13 +179,16 @@ def default_stats_table() -> StatsTable:
 
 
 def oldest_pending_created_at(count: QueryCount) -> str | None:
-    """The oldest ``pending`` outbox item's ``created_at`` (the ``by_status`` index, one item)."""
+    """The oldest ``pending`` outbox item's ``created_at`` (one item of each ``pending`` write shard)."""
     from chalicelib.store.notifications import OutboxItem
+    from chalicelib.store.sharding import all_shards
 
-    count.add("outbox.by_status")
-    for item in OutboxItem.by_status.query("pending", scan_index_forward=True, limit=1, page_size=1):
-        return str(item.created_at)
-    return None
+    oldest: str | None = None
+    for partition in all_shards("pending"):
+        count.add("outbox.by_status")
+        for item in OutboxItem.by_status.query(partition, scan_index_forward=True, limit=1, page_size=1):
+            oldest = min(oldest or item.created_at, item.created_at)
+    return oldest
 
 
 def active_exports(count: QueryCount, limit: int = 50) -> list[dict[str, Any]]:
