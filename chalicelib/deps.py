@@ -46,7 +46,12 @@ class Deps:
     def maintenance(self) -> MaintenanceGate:
         from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
 
-        return MaintenanceGate(DynamoMaintenanceStore(), self.clock, self.settings.maintenance_cache_seconds)
+        return MaintenanceGate(
+            DynamoMaintenanceStore(),
+            self.clock,
+            self.settings.maintenance_cache_seconds,
+            stale_seconds=self.settings.maintenance_cache_seconds * self.settings.maintenance_stale_multiple,
+        )
 
     @cached_property
     def audit(self) -> AuditLog:
@@ -64,7 +69,9 @@ class Deps:
     def idempotency(self) -> Idempotency:
         from chalicelib.services.idempotency import Idempotency
 
-        return Idempotency(self.clock, self.settings.idempotency_ttl_seconds)
+        return Idempotency(
+            self.clock, self.settings.idempotency_ttl_seconds, self.settings.idempotency_in_progress_seconds
+        )
 
     # --- capability services (notifications, exports, retention) below ---
 

@@ -24,6 +24,7 @@ from chalicelib.deps import get_deps
 from chalicelib.domain.audit import RequestInfo
 from chalicelib.domain.common import PageOf, Principal, Role
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.jsonsafe import json_problems, safe_dump
 from chalicelib.errors import (
     ApiError,
     BadRequest,
@@ -110,7 +111,11 @@ class Call:
         content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise UnsupportedMediaType()
-        return _validate(model, parse_json(raw), "body")
+        data = parse_json(raw)
+        problems = json_problems(data, get_deps().settings.max_json_depth)
+        if problems:
+            raise ValidationFailed(problems)
+        return _validate(model, data, "body")
 
     def audit(self, action: str, resource_type: str, resource_id: Any = None, summary: Any = None) -> None:
         """Record this accepted write in the audit log (secrets in ``summary`` are redacted).
@@ -180,7 +185,7 @@ def _validate(model: type[M], data: Any, where: str) -> M:
 
 def jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return safe_dump(value)
     if isinstance(value, dict):
         return {key: jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -159,9 +159,11 @@ class Settings:
     queue_names: dict[str, str] = field(repr=False)
     exports_bucket: str
     maintenance_cache_seconds: float
+    maintenance_stale_multiple: float
     shield_retry_after_seconds: int
     id_block_size: int
     max_body_bytes: int
+    max_json_depth: int
     retry_schedule: tuple[int, ...]
     allow_private_webhook_targets: bool
     webhook_timeout_seconds: float  # the total deadline of one delivery attempt (connect + send + read)
@@ -173,6 +175,7 @@ class Settings:
     export_reserve_seconds: float
     export_checkpoint_pages: int
     idempotency_ttl_seconds: int
+    idempotency_in_progress_seconds: int
     log_level: str
     local_admin_token: str | None = field(repr=False)
     local_pump_concurrency: int
@@ -217,9 +220,12 @@ def load_settings() -> Settings:
         queue_names={logical: env.text(var, f"{prefix}-{logical}") for logical, var in QUEUES.items()},
         exports_bucket=env.text("VALHALLA_EXPORTS_BUCKET", f"{prefix}-exports"),
         maintenance_cache_seconds=env.seconds("VALHALLA_MAINTENANCE_CACHE_SECONDS", 5.0),
+        # While the state cannot be read, the last one read serves for this many cache times at most.
+        maintenance_stale_multiple=max(1.0, env.seconds("VALHALLA_MAINTENANCE_STALE_MULTIPLE", 12.0)),
         shield_retry_after_seconds=env.whole("VALHALLA_SHIELD_RETRY_AFTER_SECONDS", 300, minimum=0),
         id_block_size=max(1, env.whole("VALHALLA_ID_BLOCK_SIZE", 10)),
         max_body_bytes=env.whole("VALHALLA_MAX_BODY_BYTES", 256 * 1024, minimum=1),
+        max_json_depth=env.whole("VALHALLA_MAX_JSON_DEPTH", 32, minimum=1),
         retry_schedule=env.schedule("VALHALLA_RETRY_SCHEDULE"),
         allow_private_webhook_targets=env.flag("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", False),
         webhook_timeout_seconds=env.seconds("VALHALLA_WEBHOOK_TIMEOUT_SECONDS", 10.0),
@@ -231,6 +237,8 @@ def load_settings() -> Settings:
         export_reserve_seconds=env.seconds("VALHALLA_EXPORT_RESERVE_SECONDS", 60.0),
         export_checkpoint_pages=max(1, env.whole("VALHALLA_EXPORT_CHECKPOINT_PAGES", 20)),
         idempotency_ttl_seconds=env.whole("VALHALLA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=1),
+        # Longer than any API invocation may run: past it, a request that was cut off may be retried.
+        idempotency_in_progress_seconds=env.whole("VALHALLA_IDEMPOTENCY_IN_PROGRESS_SECONDS", 60, minimum=1),
         log_level=env.text("VALHALLA_LOG_LEVEL", "INFO"),
         local_admin_token=os.environ.get("VALHALLA_ADMIN_TOKEN") or None,
         local_pump_concurrency=max(1, env.whole("VALHALLA_LOCAL_PUMP_CONCURRENCY", 4)),

@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import PageOf, Role, page_body
+from chalicelib.domain.jsonsafe import safe_dump
 from chalicelib.domain.notifications import (
     ChannelQuery,
     ChannelView,
@@ -101,7 +102,7 @@ def enqueue(call: Call) -> Reply:
             view.id,
             {"channel_id": view.channel_id, "subject": view.subject},
         )
-        return 201, view.model_dump(mode="json")
+        return 201, safe_dump(view)
 
     status, body = deps.idempotency.run(
         "notify.enqueue", call.principal, call.header("Idempotency-Key"), call.raw_body, create

@@ -100,6 +100,25 @@ def job_prefix(job_id: int) -> str:
     return f"exports/{job_id}/"
 
 
+def is_own_key(job_id: int, key: str) -> bool:
+    """Whether ``key`` is one of this job's objects (no ``.``/``..`` segment a client would resolve)."""
+    rest = key.removeprefix(job_prefix(job_id))
+    return rest != key and bool(rest) and all(part not in ("", ".", "..") for part in rest.split("/"))
+
+
+def split_s3_url(url: str | None) -> tuple[str, str] | None:
+    if not url or not url.startswith("s3://"):
+        return None
+    bucket, _, key = url[len("s3://") :].partition("/")
+    return (bucket, key) if bucket and key else None
+
+
+def misplaced(bucket: str, job_id: int, url: str | None) -> bool:
+    """Whether ``url`` points into ``bucket`` but outside this job's own objects."""
+    location = split_s3_url(url)
+    return location is not None and location[0] == bucket and not is_own_key(job_id, location[1])
+
+
 def clip(text: str, limit: int = ERROR_MAX_CHARS) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
@@ -110,8 +129,19 @@ def clip(text: str, limit: int = ERROR_MAX_CHARS) -> str:
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+# A bound's end is the instant after it, so the last representable year cannot be a bound.
+LAST_YEAR = 9998
+
+
 def _parse_moment(value: Any) -> Any:
     """``YYYY-MM-DD`` (a whole UTC day) or an ISO 8601 date-time with a timezone."""
+    moment = _read_moment(value)
+    if moment.year > LAST_YEAR:
+        raise ValueError(f"must be before {LAST_YEAR + 1}-01-01")
+    return moment
+
+
+def _read_moment(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("date-time must include a timezone, e.g. 2024-01-31T23:59:59Z")
@@ -255,7 +285,11 @@ class StatusUpdate(StrictInput):
 
     status: JobStatus
     storage_url: SingleLine | None = Field(
-        default=None, min_length=1, max_length=STORAGE_URL_MAX_CHARS, pattern=r"^(s3|https)://[^\s/]+(/\S*)?$"
+        default=None,
+        min_length=1,
+        max_length=STORAGE_URL_MAX_CHARS,
+        pattern=r"^s3://[^\s/]+(/\S*)?$",
+        description="Where the result is: an s3:// URL (in this system's bucket, only under exports/{id}/).",
     )
     error_message: PlainText | None = Field(default=None, min_length=1, max_length=ERROR_MAX_CHARS)
 

@@ -7,7 +7,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from chalicelib.domain.common import InputTimestamp, Schema, StrictInput, Timestamp
+from chalicelib.domain.common import InputTimestamp, PlainText, Schema, StrictInput, Timestamp
 
 
 class StateUnavailable(Exception):
@@ -43,5 +43,5 @@ class MaintenanceState(Schema):
 
 class SetMaintenanceState(StrictInput):
     mode: Mode
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: PlainText | None = Field(default=None, max_length=1000)
     ends_at: InputTimestamp | None = None

@@ -33,8 +33,13 @@ from chalicelib.domain.exports import (
     clip,
     is_built_in,
     is_legal,
+    is_own_key,
+    job_prefix,
+    misplaced,
     normalised_filters,
+    split_s3_url,
 )
+from chalicelib.domain.jsonsafe import safe_dump
 from chalicelib.exporting.multipart import abort_upload
 from chalicelib.logs import get_logger
 from chalicelib.services.event_sources import announce_export
@@ -82,13 +87,6 @@ def job_view(item: ExportJobItem) -> ExportJobView:
     )
 
 
-def split_s3_url(url: str | None) -> tuple[str, str] | None:
-    if not url or not url.startswith("s3://"):
-        return None
-    bucket, _, key = url[len("s3://") :].partition("/")
-    return (bucket, key) if bucket and key else None
-
-
 class ExportJobs:
     def __init__(
         self,
@@ -110,8 +108,6 @@ class ExportJobs:
         self._notifications = notifications
         self._presigner = presigner
         self._queue_url: str | None = None
-
-    # --- clients -------------------------------------------------------------------
 
     @property
     def s3(self) -> Any:
@@ -181,7 +177,7 @@ class ExportJobs:
             view = self._create(request, filters, principal)
             if on_created is not None:
                 on_created(view)
-            return 201, view.model_dump(mode="json")
+            return 201, safe_dump(view)
 
         _status, created = self.idempotency.run(IDEMPOTENCY_SCOPE, principal, idempotency_key, body, make)
         return ExportJobView.model_validate(created)
@@ -279,6 +275,8 @@ class ExportJobs:
             )
         if not is_legal(current, update.status):
             raise Conflict(f"Export job {job_id} cannot go from {current.value} to {update.status.value}.")
+        if misplaced(self.bucket, job_id, update.storage_url):
+            raise InvalidField("storage_url", f"In this bucket a job's files are under {job_prefix(job_id)} only.")
         now = isoformat(self.clock())
         actions: list[Any] = [ExportJobItem.status.set(update.status.value), ExportJobItem.updated_at.set(now)]
         if update.status is JobStatus.running:
@@ -356,6 +354,8 @@ class ExportJobs:
         location = split_s3_url(item.storage_url)
         if location is None or location[0] != self.bucket:
             raise Conflict(f"Export job {job_id} was stored outside this system, at its storage_url.")
+        if not is_own_key(job_id, location[1]):  # never presign another job's object
+            raise Conflict(f"Export job {job_id}'s storage_url is not under {job_prefix(job_id)}; no link is given.")
         bucket, key = location
         seconds = self.settings.export_url_seconds
         url = self.presigner.generate_presigned_url(

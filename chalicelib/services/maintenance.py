@@ -15,6 +15,7 @@ from typing import Protocol
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal
+from chalicelib.domain.errors import InvalidField
 from chalicelib.domain.maintenance import MaintenanceState, Mode, SetMaintenanceState, StateUnavailable
 from chalicelib.store.maintenance import STATE_ID, MaintenanceItem
 
@@ -57,10 +58,12 @@ class MaintenanceGate:
         clock: Clock,
         cache_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
+        stale_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.cache_seconds = cache_seconds
+        self.stale_seconds = cache_seconds if stale_seconds is None else stale_seconds
         self.monotonic = monotonic
         self._cached: MaintenanceState | None = None
         self._fetched_at = 0.0
@@ -72,24 +75,29 @@ class MaintenanceGate:
 
     def _raw(self) -> MaintenanceState:
         with self._lock:
-            fresh = self._cached is not None and self.monotonic() - self._fetched_at < self.cache_seconds
-            if fresh and self._cached is not None:
+            now = self.monotonic()
+            age = now - self._fetched_at
+            if self._cached is not None and age < self.cache_seconds:
                 return self._cached
             try:
                 state = self.store.load()
             except Exception as exc:
-                # A stale state is better than refusing every write while DynamoDB hiccups.
-                if self._cached is not None and self.cache_seconds > 0:
+                # A stale state is better than refusing every write while DynamoDB hiccups,
+                # but only for a while: an outage must not pin an old mode forever.
+                if self._cached is not None and self.cache_seconds > 0 and age < self.stale_seconds:
                     return self._cached
                 raise StateUnavailable(str(exc)) from exc
-            self._remember(state)
+            self._remember(state, now)
             return state
 
-    def _remember(self, state: MaintenanceState) -> None:
+    def _remember(self, state: MaintenanceState, now: float | None = None) -> None:
         if self.cache_seconds > 0:
-            self._cached, self._fetched_at = state, self.monotonic()
+            self._cached, self._fetched_at = state, self.monotonic() if now is None else now
 
     def set(self, change: SetMaintenanceState, principal: Principal) -> MaintenanceState:
+        if change.ends_at is not None and change.ends_at <= self.clock():
+            # Accepting it would leave the mode normal at once, silently.
+            raise InvalidField("ends_at", "Must be in the future.")
         state = MaintenanceState(
             mode=change.mode,
             reason=change.reason,

@@ -19,3 +19,6 @@ class IdempotencyItem(Model):
     status_code = NumberAttribute(null=True)
     response = UnicodeAttribute(null=True)
     expires_at = TTLAttribute()
+    # While ``in_progress``: when (epoch seconds) the claim lapses, so a request cut off mid-way
+    # (a Lambda timeout) blocks its key for minutes, not for the whole TTL.
+    in_progress_until = NumberAttribute(null=True)

@@ -350,7 +350,7 @@ def test_download_is_409_until_completed_then_a_working_presigned_url(api: Api) 
 
 def test_download_of_an_external_job_stored_elsewhere_is_409(api: Api) -> None:
     job = create(api, {"job_type": "report_export"})
-    api.post(f"/system/exports/{job['id']}/status", {"status": "completed", "storage_url": "https://files.example/x"})
+    api.post(f"/system/exports/{job['id']}/status", {"status": "completed", "storage_url": "s3://partner-files/x"})
     reply = api.get(f"/system/exports/{job['id']}/download")
     assert reply.status == 409 and "outside" in reply.json["detail"]
 

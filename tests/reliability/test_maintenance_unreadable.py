@@ -65,10 +65,14 @@ def test_leaving_maintenance_still_works_and_heals_the_gate(api: Api, unreadable
 
 
 def test_a_cached_state_outlives_a_failed_read(api: Api, faults: Faults) -> None:
-    from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
+    from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate, StateUnavailable
 
     ticks = iter([0.0, 100.0, 200.0, 300.0])
-    gate = MaintenanceGate(DynamoMaintenanceStore(), get_deps().clock, cache_seconds=5, monotonic=lambda: next(ticks))
+    gate = MaintenanceGate(
+        DynamoMaintenanceStore(), get_deps().clock, cache_seconds=5, monotonic=lambda: next(ticks), stale_seconds=150
+    )
     assert gate.current().mode.value == "normal"
     faults.fail("dynamodb", "GetItem", "InternalServerError", table_contains=MAINTENANCE_TABLE)
-    assert gate.current().mode.value == "normal"  # stale but known beats refusing every write
+    assert gate.current().mode.value == "normal"  # stale but known beats refusing every write...
+    with pytest.raises(StateUnavailable):
+        gate.current()  # ...for a bounded time only (tests/security/test_item10_stale_maintenance.py)
