@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.common import Role
-from chalicelib.services import notifications as notification_service
+from chalicelib.services import outbox as notification_service
 from tests.notify_support import create_channel, queue_depth
 from tests.support import Api, reset_all
 
