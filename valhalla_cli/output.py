@@ -29,7 +29,10 @@ def cell(value: Any) -> str:
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
     grid = Table(title=title)
     for column in columns:
-        grid.add_column(column)
+        # Ids are what a person copies into the next command: never cut short, whatever the width.
+        identifier = column == "id" or column.endswith("_id")
+        width = max((len(cell(_pick(row, column))) for row in rows), default=0) if identifier else None
+        grid.add_column(column, no_wrap=identifier, min_width=width)
     for row in rows:
         grid.add_row(*(cell(_pick(row, column)) for column in columns))
     console.print(grid)
