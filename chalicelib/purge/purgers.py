@@ -246,13 +246,19 @@ class AnalyticsPurger(StatusIndexPurger):
     """The analytics' time-bucketed rows (chalicelib.store.stats) whose bucket ended before the cutoff."""
 
     category = "analytics"
-    statuses = ("stats",)
     index_attr = "by_end"
 
     def load_model(self) -> type[Model]:
         from chalicelib.store.stats import StatsRow
 
         return StatsRow
+
+    def partitions(self) -> tuple[str, ...]:
+        # Every write shard of ``kind`` (see chalicelib.store.stats.kind_key), and the
+        # unsharded ``stats`` of rows written before the index was sharded.
+        from chalicelib.store.stats import kind_partitions
+
+        return tuple(kind_partitions())
 
 
 def default_purgers(audit: AuditLog, s3: Callable[[], Any], bucket: Callable[[], str]) -> Purgers:

@@ -12,8 +12,11 @@ Row kinds (``pk`` / ``sk``):
 A writer picks one of ``shards`` copies of a row (a batch's shard is random), so no key
 takes more than its share of the write rate; a reader queries every copy in parallel and
 adds them up. Rows carry ``kind`` and ``ends`` (set once) for the sparse ``by_end``
-index the retention purge reads (category ``analytics``). Numbers are written with the low-level client because the
-attribute names of a histogram (``h0``..``hN``) are data, not schema.
+index the retention purge reads (category ``analytics``). ``kind`` is write-sharded
+like the other low-cardinality keys (``stats#<shard>``, the shard taken from the row's
+key, :mod:`chalicelib.store.sharding`): every new row is an index write, and one
+``kind`` would put them all on one key. Numbers are written with the low-level client
+because the attribute names of a histogram (``h0``..``hN``) are data, not schema.
 """
 
 from __future__ import annotations
@@ -28,9 +31,20 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.store.base import TableMeta, register
+from chalicelib.store.sharding import all_shards, shard_of, sharded
 
-STATS_KIND = "stats"
+STATS_KIND = "stats"  # unsharded: what rows written before the sharding carry
 PURGE_INDEX = "by_end"
+
+
+def kind_key(pk: str, sk: str, shards: int | None = None) -> str:
+    """The ``by_end`` partition of a row: ``stats#<shard>``, the same for every write to it."""
+    return sharded(STATS_KIND, shard_of(f"{pk}|{sk}", shards))
+
+
+def kind_partitions(shards: int | None = None) -> list[str]:
+    """Every ``by_end`` partition a reader must query: the shards, and the unsharded one of older rows."""
+    return [STATS_KIND, *all_shards(STATS_KIND, shards)]
 
 
 class StatsByEnd(GlobalSecondaryIndex["StatsRow"]):
@@ -51,7 +65,7 @@ class StatsRow(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    kind = UnicodeAttribute(null=True)  # absent on gauges: they are never purged
+    kind = UnicodeAttribute(null=True)  # "stats#<shard>"; absent on gauges: they are never purged
     ends = UnicodeAttribute(null=True)  # when the row's time bucket ends: purged once that is past the cutoff
     pending = NumberAttribute(null=True)
 
@@ -100,7 +114,7 @@ class StatsTable:
         expression = "ADD " + ", ".join(adds)
         if increment.ends is not None:
             names.update({"#kind": "kind", "#ends": "ends"})
-            values.update({":kind": {"S": STATS_KIND}, ":ends": {"S": increment.ends}})
+            values.update({":kind": {"S": kind_key(increment.pk, increment.sk)}, ":ends": {"S": increment.ends}})
             expression += " SET #kind = if_not_exists(#kind, :kind), #ends = if_not_exists(#ends, :ends)"
         self._client().update_item(
             TableName=self._table_name(),
