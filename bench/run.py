@@ -16,7 +16,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -25,71 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import capacity
-from bench.env import FAKE_AWS_ENV, ROOT, NotReady, admin_token, emulated_aws
+from bench.cold_import import cold_import
+from bench.env import ROOT, NotReady, admin_token, emulated_aws
 
 RESULTS = ROOT / "bench" / "results.json"
 PARTS = ("cold_import", "aws_calls", "export_memory", "api_latency", "capacity")
-
-# --------------------------------------------------------------------------- cold_import
-
-_IMPORT_APP = r"""
-import json, sys, time
-before = set(sys.modules)
-started = time.perf_counter()
-import app  # noqa
-elapsed = (time.perf_counter() - started) * 1000
-own = ("app", "chalicelib", "bench", "tests")
-loaded = [name for name in sys.modules if name not in before]
-third_party = [
-    name for name in loaded
-    if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in own
-]
-print(json.dumps({"ms": elapsed, "modules": third_party}))
-"""
-
-_IMPORT_DEPS = r"""
-import importlib, json, sys, time
-names = json.loads(sys.argv[1])
-started = time.perf_counter()
-for name in names:
-    try:
-        importlib.import_module(name)
-    except Exception:
-        pass
-elapsed = (time.perf_counter() - started) * 1000
-print(json.dumps({"ms": elapsed}))
-"""
-
-
-def _child(code: str, *args: str) -> dict[str, Any]:
-    env = {**os.environ, **FAKE_AWS_ENV, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def cold_import(runs: int) -> dict[str, Any]:
-    """Median ms to ``import app`` in a fresh interpreter, against importing only the
-    third-party modules that import loads (the same modules, in the same order)."""
-    first = _child(_IMPORT_APP)  # also warms the bytecode caches
-    modules = json.dumps(first["modules"])
-    _child(_IMPORT_DEPS, modules)
-    app_ms, deps_ms = [], []
-    for _ in range(runs):  # interleaved, so drift hits both alike
-        app_ms.append(_child(_IMPORT_APP)["ms"])
-        deps_ms.append(_child(_IMPORT_DEPS, modules)["ms"])
-    app_median, deps_median = statistics.median(app_ms), statistics.median(deps_ms)
-    packages = sorted({name.split(".")[0] for name in first["modules"]})
-    return {
-        "runs": runs,
-        "app_ms": round(app_median, 1),
-        "dependencies_ms": round(deps_median, 1),
-        "ratio": round(app_median / deps_median, 3),
-        "dependency_packages": packages,
-        "dependency_modules": len(first["modules"]),
-    }
-
 
 # --------------------------------------------------------------------------- aws_calls
 
@@ -302,8 +241,8 @@ def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str]] = []
     cold = results.get("cold_import")
     if cold:
-        rows.append(("cold_import", "import app (median ms)", _fmt(cold["app_ms"]), ""))
-        rows.append(("", "third-party deps only (median ms)", _fmt(cold["dependencies_ms"]), ""))
+        rows.append(("cold_import", "import app (median CPU ms)", _fmt(cold["app_ms"]), ""))
+        rows.append(("", "third-party deps only (median CPU ms)", _fmt(cold["dependencies_ms"]), ""))
         rows.append(("", "ratio app / deps", _fmt(cold["ratio"]), "floor 1.0"))
     for name, figures in (results.get("aws_calls") or {}).items():
         if figures.get("calls") is None:
