@@ -21,8 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.deps import get_deps
-from chalicelib.domain.audit import RequestInfo
-from chalicelib.domain.common import PageOf, Principal, Role
+from chalicelib.domain.common import ModelRef, PageOf, Principal, RequestInfo, Role, resolve_model
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.jsonsafe import json_problems, safe_dump
 from chalicelib.errors import (
@@ -46,36 +45,45 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
-@dataclass
+@dataclass(eq=False)  # (nothing compares these: eq=False spares the import its generated code)
 class Reply:
     body: Any
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RouteDoc:
     """What a route takes and gives, for validation and for the OpenAPI document."""
 
     role: Role | None = None
     status: int = 200
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    response: Any = None
+    body_ref: ModelRef | None = None  # a class, or its name "module.Model" imported on first use
+    query_ref: ModelRef | None = None
+    response_ref: Any = None
     summary: str = ""
     errors: tuple[int, ...] = ()
     media_type: str = "application/json"  # of the success response (the console's page and assets differ)
 
     @property
+    def body(self) -> type[BaseModel] | None:
+        return resolve_model(self.body_ref)  # type: ignore[no-any-return]
+
+    @property
+    def query(self) -> type[BaseModel] | None:
+        return resolve_model(self.query_ref)  # type: ignore[no-any-return]
+
+    @property
     def response_model(self) -> Any:
-        return self.response.model if isinstance(self.response, PageOf) else self.response
+        response = resolve_model(self.response_ref)
+        return response.model if isinstance(response, PageOf) else response
 
     @property
     def query_fields(self) -> frozenset[str]:
         return frozenset(self.query.model_fields) if self.query is not None else frozenset()
 
 
-@dataclass
+@dataclass(eq=False)
 class Call:
     """One authenticated request, as a view sees it."""
 
@@ -225,15 +233,16 @@ def endpoint(
     role: Role | None,
     status: int = 200,
     *,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
+    body: ModelRef | None = None,
+    query: ModelRef | None = None,
     response: Any = None,
     errors: tuple[int, ...] = (),
     media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Wrap a view: check the caller's role (``None``: public), run it, map its errors.
 
-    ``body``, ``query`` and ``response`` declare the route's models: ``call.body()`` and
+    ``body``, ``query`` and ``response`` declare the route's models (classes, or names
+    "module.Model" of chalicelib.domain imported on first use): ``call.body()`` and
     ``call.query()`` validate with them, and the OpenAPI document is built from them.
     ``errors`` lists the error statuses the route documents beyond the common ones.
     """
@@ -242,9 +251,9 @@ def endpoint(
         doc = RouteDoc(
             role=role,
             status=status,
-            body=body,
-            query=query,
-            response=response,
+            body_ref=body,
+            query_ref=query,
+            response_ref=response,
             summary=(view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
             errors=errors,
             media_type=media_type,

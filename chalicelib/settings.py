@@ -150,7 +150,7 @@ def _bool(name: str, default: bool) -> bool:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)  # no repr: it holds the cursor key
 class Settings:
     stage: str
     region: str

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any
 
 from chalicelib.deps import get_deps
-from chalicelib.domain.maintenance import BLOCKED_DETAIL, UNAVAILABLE_DETAIL, Mode, StateUnavailable
+from chalicelib.domain.maintenance_mode import BLOCKED_DETAIL, UNAVAILABLE_DETAIL, Mode, StateUnavailable
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import WRITE_METHODS, Call
 

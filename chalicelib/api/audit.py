@@ -1,18 +1,20 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
-from chalicelib.domain.audit import AuditEvent, AuditQuery
 from chalicelib.domain.common import PageOf, Role, page_body
 from chalicelib.http import Call, endpoint
+
+if TYPE_CHECKING:
+    pass
 
 audit_api = ApiBlueprint(__name__, "/system/audit")
 
 
 @audit_api.route("/", methods=["GET"])
-@endpoint(audit_api, role=Role.viewer, query=AuditQuery, response=PageOf(AuditEvent))
+@endpoint(audit_api, role=Role.viewer, query="audit.AuditQuery", response=PageOf("audit.AuditEvent"))
 def list_audit(call: Call) -> dict[str, Any]:
     """The audit log, newest first, filtered by time range, actor and action."""
-    return page_body(*get_deps().audit.search(call.query(AuditQuery)))
+    return page_body(*get_deps().audit.search(call.query()))

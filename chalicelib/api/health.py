@@ -5,7 +5,7 @@ from typing import Any
 from chalicelib import VERSION
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
-from chalicelib.domain.maintenance import StateUnavailable
+from chalicelib.domain.maintenance_mode import StateUnavailable
 from chalicelib.http import Call, endpoint
 
 health_api = ApiBlueprint(__name__, "/system/health", public=True)

@@ -1,31 +1,33 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
-from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
 from chalicelib.http import Call, endpoint, path_id
 from chalicelib.services.event_sources import announce_key
 from chalicelib.shield import shield
+
+if TYPE_CHECKING:
+    from chalicelib.domain.keys import ApiKeyView, CreatedKey
 
 keys_api = ApiBlueprint(__name__, "/system/keys")
 
 
 @keys_api.route("/", methods=["POST"])
-@endpoint(keys_api, role=Role.admin, status=201, body=CreateKey, response=CreatedKey)
+@endpoint(keys_api, role=Role.admin, status=201, body="keys.CreateKey", response="keys.CreatedKey")
 @shield
 def create_key(call: Call) -> CreatedKey:
     """Create an API key; its token is in this response only."""
-    created = get_deps().keys.create(call.body(CreateKey), created_by=call.principal.name)
+    created = get_deps().keys.create(call.body(), created_by=call.principal.name)
     call.audit("key.create", "api_key", created.id, {"name": created.name, "role": created.role.value})
     announce_key(created, call.principal.name, created=True)
     return created
 
 
 @keys_api.route("/", methods=["GET"])
-@endpoint(keys_api, role=Role.admin, query=PageQuery, response=PageOf(ApiKeyView))
+@endpoint(keys_api, role=Role.admin, query=PageQuery, response=PageOf("keys.ApiKeyView"))
 def list_keys(call: Call) -> dict[str, Any]:
     """List API keys (never their tokens)."""
     page = call.query(PageQuery)
@@ -33,7 +35,7 @@ def list_keys(call: Call) -> dict[str, Any]:
 
 
 @keys_api.route("/{key_id}", methods=["DELETE"])
-@endpoint(keys_api, role=Role.admin, response=ApiKeyView, errors=(404,))
+@endpoint(keys_api, role=Role.admin, response="keys.ApiKeyView", errors=(404,))
 @shield
 def revoke_key(call: Call, key_id: str) -> ApiKeyView:
     """Revoke an API key: it stops working at once (other containers: within VALHALLA_CONFIG_CACHE_SECONDS)."""

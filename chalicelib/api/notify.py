@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import PageOf, Role, page_body
 from chalicelib.domain.jsonsafe import safe_dump
-from chalicelib.domain.notifications import (
-    ChannelQuery,
-    ChannelView,
-    CreateChannel,
-    CreatedChannel,
-    EnqueueNotification,
-    NotificationDetail,
-    NotificationQuery,
-    NotificationView,
-    RotatedSecret,
-    UpdateChannel,
-)
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
+
+if TYPE_CHECKING:
+    from chalicelib.domain.notifications import (
+        ChannelView,
+        CreateChannel,
+        CreatedChannel,
+        EnqueueNotification,
+        NotificationDetail,
+        NotificationView,
+        RotatedSecret,
+        UpdateChannel,
+    )
 
 notify_api = ApiBlueprint(__name__, "/system/notify")
 
 
 @notify_api.route("/channels", methods=["POST"])
-@endpoint(notify_api, role=Role.admin, status=201, body=CreateChannel, response=CreatedChannel, errors=(409,))
+@endpoint(
+    notify_api,
+    role=Role.admin,
+    status=201,
+    body="notifications.CreateChannel",
+    response="notifications.CreatedChannel",
+    errors=(409,),
+)
 @shield
 def create_channel(call: Call) -> CreatedChannel:
     """Create a channel; a webhook's signing secret is in this response only."""
-    request = call.body(CreateChannel)
+    request: CreateChannel = call.body()
     created = get_deps().notifications.create_channel(request)
     call.audit(
         "channel.create",
@@ -43,33 +50,37 @@ def create_channel(call: Call) -> CreatedChannel:
 
 
 @notify_api.route("/channels", methods=["GET"])
-@endpoint(notify_api, role=Role.viewer, query=ChannelQuery, response=PageOf(ChannelView))
+@endpoint(
+    notify_api, role=Role.viewer, query="notifications.ChannelQuery", response=PageOf("notifications.ChannelView")
+)
 def list_channels(call: Call) -> dict[str, Any]:
     """List channels by id, filtered by active and channel_type."""
-    return page_body(*get_deps().notifications.list_channels(call.query(ChannelQuery)))
+    return page_body(*get_deps().notifications.list_channels(call.query()))
 
 
 @notify_api.route("/channels/{channel_id}", methods=["GET"])
-@endpoint(notify_api, role=Role.viewer, response=ChannelView, errors=(404,))
+@endpoint(notify_api, role=Role.viewer, response="notifications.ChannelView", errors=(404,))
 def get_channel(call: Call, channel_id: str) -> ChannelView:
     """One channel (never its signing secret)."""
     return get_deps().notifications.get_channel(path_id(channel_id, "channel_id"))
 
 
 @notify_api.route("/channels/{channel_id}", methods=["PATCH"])
-@endpoint(notify_api, role=Role.admin, body=UpdateChannel, response=ChannelView, errors=(404,))
+@endpoint(
+    notify_api, role=Role.admin, body="notifications.UpdateChannel", response="notifications.ChannelView", errors=(404,)
+)
 @shield
 def update_channel(call: Call, channel_id: str) -> ChannelView:
     """Change a channel's target, active flag or description."""
     identifier = path_id(channel_id, "channel_id")
-    change = call.body(UpdateChannel)
+    change: UpdateChannel = call.body()
     updated = get_deps().notifications.update_channel(identifier, change)
     call.audit("channel.update", "notification_channel", identifier, change.model_dump(mode="json", exclude_unset=True))
     return updated
 
 
 @notify_api.route("/channels/{channel_id}/rotate-secret", methods=["POST"])
-@endpoint(notify_api, role=Role.admin, response=RotatedSecret, errors=(404, 409))
+@endpoint(notify_api, role=Role.admin, response="notifications.RotatedSecret", errors=(404, 409))
 @shield
 def rotate_secret(call: Call, channel_id: str) -> RotatedSecret:
     """New webhook signing secret, returned once; the old one keeps signing for 24 hours."""
@@ -84,14 +95,14 @@ def rotate_secret(call: Call, channel_id: str) -> RotatedSecret:
     notify_api,
     role=Role.operator,
     status=201,
-    body=EnqueueNotification,
-    response=NotificationView,
+    body="notifications.EnqueueNotification",
+    response="notifications.NotificationView",
     errors=(404, 409, 413),
 )
 @shield
 def enqueue(call: Call) -> Reply:
     """Enqueue a notification to the outbox (pending); honours Idempotency-Key."""
-    request = call.body(EnqueueNotification)
+    request: EnqueueNotification = call.body()
     deps = get_deps()
 
     def create() -> tuple[int, Any]:
@@ -111,21 +122,26 @@ def enqueue(call: Call) -> Reply:
 
 
 @notify_api.route("/", methods=["GET"])
-@endpoint(notify_api, role=Role.viewer, query=NotificationQuery, response=PageOf(NotificationView))
+@endpoint(
+    notify_api,
+    role=Role.viewer,
+    query="notifications.NotificationQuery",
+    response=PageOf("notifications.NotificationView"),
+)
 def list_notifications(call: Call) -> dict[str, Any]:
     """List notifications newest first, filtered by status and channel_id."""
-    return page_body(*get_deps().notifications.list_notifications(call.query(NotificationQuery)))
+    return page_body(*get_deps().notifications.list_notifications(call.query()))
 
 
 @notify_api.route("/{notification_id}", methods=["GET"])
-@endpoint(notify_api, role=Role.viewer, response=NotificationDetail, errors=(404,))
+@endpoint(notify_api, role=Role.viewer, response="notifications.NotificationDetail", errors=(404,))
 def get_notification(call: Call, notification_id: str) -> NotificationDetail:
     """One notification with its attempt history."""
     return get_deps().notifications.get_notification(path_id(notification_id, "notification_id"))
 
 
 @notify_api.route("/{notification_id}/retry", methods=["POST"])
-@endpoint(notify_api, role=Role.operator, response=NotificationView, errors=(404, 409))
+@endpoint(notify_api, role=Role.operator, response="notifications.NotificationView", errors=(404, 409))
 @shield
 def retry(call: Call, notification_id: str) -> NotificationView:
     """Send a failed notification again (back to pending; attempts keep counting)."""

@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
-from chalicelib.domain.retention import (
-    CATEGORY_PATTERN,
-    PurgeRun,
-    RetentionPolicy,
-    RetentionPreview,
-    SetPolicy,
-    StartPurge,
-)
 from chalicelib.errors import ValidationFailed
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
 
-retention_api = ApiBlueprint(__name__, "/system/retention")
+if TYPE_CHECKING:
+    from chalicelib.domain.retention import PurgeRun, RetentionPolicy, RetentionPreview, SetPolicy, StartPurge
 
-_CATEGORY = re.compile(CATEGORY_PATTERN)
+retention_api = ApiBlueprint(__name__, "/system/retention")
 
 
 def path_category(raw: str) -> str:
-    if not _CATEGORY.match(raw):
+    from chalicelib.domain.retention import CATEGORY_PATTERN
+
+    if not re.match(CATEGORY_PATTERN, raw):  # re keeps the compiled pattern
         raise ValidationFailed.single(
             ["path", "category"], "Must be a lowercase identifier (a-z, 0-9, _; at most 64).", "string_pattern_mismatch"
         )
@@ -34,11 +29,11 @@ def path_category(raw: str) -> str:
 
 
 @retention_api.route("/", methods=["POST"])
-@endpoint(retention_api, role=Role.admin, status=201, body=SetPolicy, response=RetentionPolicy)
+@endpoint(retention_api, role=Role.admin, status=201, body="retention.SetPolicy", response="retention.RetentionPolicy")
 @shield
 def set_policy(call: Call) -> Reply:
     """Create or update the retention policy of a category (201 created, 200 updated)."""
-    change = call.body(SetPolicy)
+    change: SetPolicy = call.body()
     created, policy = get_deps().retention.set_policy(change)
     call.audit(
         "retention.policy.create" if created else "retention.policy.update",
@@ -50,7 +45,7 @@ def set_policy(call: Call) -> Reply:
 
 
 @retention_api.route("/", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf(RetentionPolicy))
+@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf("retention.RetentionPolicy"))
 def list_policies(call: Call) -> dict[str, Any]:
     """List retention policies, by category."""
     page = call.query(PageQuery)
@@ -58,11 +53,18 @@ def list_policies(call: Call) -> dict[str, Any]:
 
 
 @retention_api.route("/purge", methods=["POST"])
-@endpoint(retention_api, role=Role.admin, status=202, body=StartPurge, response=PurgeRun, errors=(503,))
+@endpoint(
+    retention_api,
+    role=Role.admin,
+    status=202,
+    body="retention.StartPurge",
+    response="retention.PurgeRun",
+    errors=(503,),
+)
 @shield
 def start_purge(call: Call) -> PurgeRun:
     """Start a purge run in the background; follow it at /system/retention/runs/{id}."""
-    request = call.body(StartPurge, optional=True)
+    request: StartPurge = call.body(optional=True)
     run = get_deps().retention.start_run(request.categories, request.dry_run, call.principal)
     call.audit(
         "retention.purge.start",
@@ -74,7 +76,7 @@ def start_purge(call: Call) -> PurgeRun:
 
 
 @retention_api.route("/runs", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf(PurgeRun))
+@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf("retention.PurgeRun"))
 def list_runs(call: Call) -> dict[str, Any]:
     """List purge runs, newest first."""
     page = call.query(PageQuery)
@@ -82,21 +84,21 @@ def list_runs(call: Call) -> dict[str, Any]:
 
 
 @retention_api.route("/runs/{run_id}", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, response=PurgeRun, errors=(404,))
+@endpoint(retention_api, role=Role.viewer, response="retention.PurgeRun", errors=(404,))
 def get_run(call: Call, run_id: str) -> PurgeRun:
     """One purge run: status, per-category counts, start and end."""
     return get_deps().retention.get_run(path_id(run_id, "run_id"))
 
 
 @retention_api.route("/{category}", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, response=RetentionPolicy, errors=(404,))
+@endpoint(retention_api, role=Role.viewer, response="retention.RetentionPolicy", errors=(404,))
 def get_policy(call: Call, category: str) -> RetentionPolicy:
     """The retention policy of one category."""
     return get_deps().retention.get(path_category(category))
 
 
 @retention_api.route("/{category}/preview", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, response=RetentionPreview, errors=(404,))
+@endpoint(retention_api, role=Role.viewer, response="retention.RetentionPreview", errors=(404,))
 def preview_policy(call: Call, category: str) -> RetentionPreview:
     """How many records the policy would delete now, and the oldest one's time; deletes nothing."""
     return get_deps().retention.preview(path_category(category))

@@ -1,20 +1,10 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
 from chalicelib.domain.common import InputTimestamp, Schema, Timestamp
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    """Where an audited request came from."""
-
-    request_id: str | None = None
-    source_ip: str | None = None
-
 
 SECRET_WORDS = ("secret", "token", "password", "signing", "authorization")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
@@ -35,6 +37,15 @@ class Principal:
 
 
 SYSTEM_PRINCIPAL = Principal(key_id=0, name="system", role=Role.admin)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """Where an audited request came from."""
+
+    request_id: str | None = None
+    source_ip: str | None = None
+
 
 # A datetime that always serialises as ISO 8601 UTC with a Z.
 Timestamp = Annotated[datetime, PlainSerializer(lambda value: isoformat(value), return_type=str)]
@@ -114,12 +125,31 @@ class PageOf:
     for plugins), which a cold start would pay for on every list route.
     """
 
-    def __init__(self, item: type[BaseModel]) -> None:
+    def __init__(self, item: type[BaseModel] | str) -> None:
         self.item = item
 
     @property
     def model(self) -> Any:
-        return Page[self.item]  # type: ignore[name-defined]
+        return Page[resolve_model(self.item)]  # type: ignore[misc]
+
+
+# A route names its models as "module.Model" (in chalicelib.domain) so that importing the
+# routing table does not build every model class: a cold start builds only those its
+# request uses, and the OpenAPI document builds them all when it is asked for.
+ModelRef = type[BaseModel] | PageOf | str
+
+
+@cache
+def _named_model(name: str) -> Any:
+    module, _, attribute = name.rpartition(".")
+    if not module or not attribute:
+        raise ValueError(f"model reference {name!r}: expected 'module.Model' (a module of chalicelib.domain)")
+    return getattr(importlib.import_module(f"chalicelib.domain.{module}"), attribute)
+
+
+def resolve_model(ref: Any) -> Any:
+    """The model a route declared: a class or a ``PageOf`` as given, a name imported now."""
+    return _named_model(ref) if isinstance(ref, str) else ref
 
 
 def page_body(items: list[Any], next_cursor: str | None) -> dict[str, Any]:

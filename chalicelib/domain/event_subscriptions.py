@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chalicelib.domain import event_filters
-from chalicelib.domain.common import InputTimestamp, PageQuery, RecordId, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import InputTimestamp, PageQuery, RecordId, Schema, SingleLine, StrictInput, Timestamp
 from chalicelib.domain.events import EVENT_TYPES, pattern_problem
 
 MAX_CHANNELS = 10
@@ -63,7 +63,7 @@ class UpdateSubscription(SubscriptionFields):
         return self
 
 
-class SubscriptionView(BaseModel):
+class SubscriptionView(Schema):
     id: int
     name: str
     channel_ids: list[int]
@@ -74,17 +74,17 @@ class SubscriptionView(BaseModel):
     updated_at: Timestamp
 
 
-class EventTypeView(BaseModel):
+class EventTypeView(Schema):
     type: str
     description: str
     schema_: dict[str, Any] = Field(alias="schema", serialization_alias="schema")
 
 
-class EventTypes(BaseModel):
+class EventTypes(Schema):
     items: list[EventTypeView]
 
 
-class Envelope(BaseModel):
+class Envelope(Schema):
     id: str = Field(min_length=1, max_length=64)
     type: str = Field(min_length=1, max_length=128)
     time: str | None = None
@@ -96,7 +96,7 @@ class FilterTest(StrictInput):
     event: dict[str, Any]
 
 
-class FilterResult(BaseModel):
+class FilterResult(Schema):
     matches: bool
 
 
@@ -111,7 +111,7 @@ class TestEvent(StrictInput):
         return value
 
 
-class SentEvent(BaseModel):
+class SentEvent(Schema):
     event_id: str
     notification_ids: list[int]
 
@@ -122,7 +122,7 @@ class EventQuery(PageQuery):
     until: InputTimestamp | None = None
 
 
-class EventView(BaseModel):
+class EventView(Schema):
     id: str
     type: str
     time: str

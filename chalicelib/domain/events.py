@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.clock import isoformat
+from chalicelib.domain.common import Schema
 
 EVENT_ID_PREFIX = "evt_"
 
 
-class EventData(BaseModel):
+class EventData(Schema):
     model_config = ConfigDict(extra="allow")
 
 
@@ -35,7 +36,7 @@ class ExportFinished(EventData):
     error: str | None = None
 
 
-class PurgeCategory(BaseModel):
+class PurgeCategory(Schema):
     category: str
     matched: int = 0
     deleted: int = 0

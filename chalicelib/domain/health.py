@@ -15,9 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-from pydantic import BaseModel
-
-from chalicelib.domain.common import Timestamp
+from chalicelib.domain.common import Schema, Timestamp
 
 
 class HealthState(str, Enum):
@@ -207,7 +205,7 @@ def enabled(health: Health) -> Health:
     )
 
 
-class HealthView(BaseModel):
+class HealthView(Schema):
     state: HealthState
     failure_rate: float
     attempts_in_window: int

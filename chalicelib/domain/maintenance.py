@@ -1,30 +1,24 @@
-"""Maintenance modes and the messages the shield answers with."""
+"""The maintenance state and its change request (the modes themselves: ``maintenance_mode``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 from pydantic import Field
 
 from chalicelib.domain.common import InputTimestamp, PlainText, Schema, StrictInput, Timestamp
 
+# Re-exported: the modes belong with the state, but the shield imports them without its models.
+from chalicelib.domain.maintenance_mode import BLOCKED_DETAIL, UNAVAILABLE_DETAIL, Mode, StateUnavailable
 
-class StateUnavailable(Exception):
-    """The maintenance item could not be read and nothing usable is cached."""
-
-
-class Mode(str, Enum):
-    normal = "normal"
-    read_only = "read_only"
-    maintenance = "maintenance"
-
-
-BLOCKED_DETAIL = {
-    Mode.read_only: "System is in read-only mode. Write operations are not allowed.",
-    Mode.maintenance: "System is under maintenance. All write operations are blocked until maintenance ends.",
-}
-UNAVAILABLE_DETAIL = "Maintenance state is unavailable; write operations are refused until it can be read."
+__all__ = [
+    "BLOCKED_DETAIL",
+    "UNAVAILABLE_DETAIL",
+    "MaintenanceState",
+    "Mode",
+    "SetMaintenanceState",
+    "StateUnavailable",
+]
 
 
 class MaintenanceState(Schema):

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from chalicelib.domain.common import InputTimestamp, RecordId
+from chalicelib.domain.common import InputTimestamp, RecordId, Schema
 
 MAX_BUCKETS = 1440
 
@@ -100,7 +100,7 @@ def percentiles(counts: list[int], bounds: tuple[float, ...]) -> dict[str, float
     }
 
 
-class DeliveryStatsQuery(BaseModel):
+class DeliveryStatsQuery(Schema):
     """``GET /system/stats/deliveries``: a window (default the last hour), a granularity, a channel."""
 
     model_config = ConfigDict(extra="forbid")
@@ -117,7 +117,7 @@ class DeliveryStatsQuery(BaseModel):
         return self
 
 
-class ExportStatsQuery(BaseModel):
+class ExportStatsQuery(Schema):
     """``GET /system/stats/exports``: a window, default the last 24 hours."""
 
     model_config = ConfigDict(extra="forbid")
@@ -136,13 +136,13 @@ class ExportStatsQuery(BaseModel):
         return self.since or until - timedelta(days=1), until
 
 
-class Latency(BaseModel):
+class Latency(Schema):
     p50: float | None
     p95: float | None
     p99: float | None
 
 
-class DeliveryBucket(BaseModel):
+class DeliveryBucket(Schema):
     start: str
     sent: int
     failed: int
@@ -151,7 +151,7 @@ class DeliveryBucket(BaseModel):
     latency_ms: Latency
 
 
-class DeliveryTotals(BaseModel):
+class DeliveryTotals(Schema):
     sent: int
     failed: int
     attempts: int
@@ -160,7 +160,7 @@ class DeliveryTotals(BaseModel):
     latency_ms: Latency
 
 
-class DeliveryStats(BaseModel):
+class DeliveryStats(Schema):
     since: str
     until: str
     granularity: Granularity
@@ -169,7 +169,7 @@ class DeliveryStats(BaseModel):
     totals: DeliveryTotals
 
 
-class ExportTypeStats(BaseModel):
+class ExportTypeStats(Schema):
     job_type: str
     counts: dict[str, int] = Field(description="finished jobs by status: completed, failed, cancelled")
     rows: int
@@ -178,18 +178,18 @@ class ExportTypeStats(BaseModel):
     rows_per_second: float | None
 
 
-class ExportStats(BaseModel):
+class ExportStats(Schema):
     since: str
     until: str
     job_types: list[ExportTypeStats]
 
 
-class ChannelBacklog(BaseModel):
+class ChannelBacklog(Schema):
     channel_id: int
     pending: int
 
 
-class Backlog(BaseModel):
+class Backlog(Schema):
     pending: int
     by_channel: list[ChannelBacklog] = Field(description="the 20 channels with the most pending notifications")
     oldest_pending_at: str | None

@@ -6,8 +6,8 @@ import secrets
 from typing import Any
 
 from chalicelib.clock import Clock, isoformat, parse_iso
-from chalicelib.domain.audit import AuditEvent, AuditQuery, RequestInfo, redact
-from chalicelib.domain.common import Principal
+from chalicelib.domain.audit import AuditEvent, AuditQuery, redact
+from chalicelib.domain.common import Principal, RequestInfo
 from chalicelib.store.audit import AUDIT_DAYS_KEY, AuditDays, AuditItem, AuditRepo
 from chalicelib.store.cursors import scope_of
 from chalicelib.store.pagination import decode_cursor, encode_cursor
