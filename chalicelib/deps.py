@@ -119,7 +119,6 @@ class Deps:
             self.settings,
             self.clock,
             self.ids,
-            on_pending=self.stats.record_pending,
             on_gave_up=announce_notification_failed,
         )
 
@@ -129,7 +128,7 @@ class Deps:
         from chalicelib.store.stats import default_stats_table
 
         settings = self.settings
-        return StatsRecorder(default_stats_table(), self.clock, settings.stats_shards, settings.stats_pending_shards)
+        return StatsRecorder(default_stats_table(), self.clock, settings.stats_shards)
 
     @cached_property
     def stats_reader(self) -> StatsReader:
@@ -137,7 +136,7 @@ class Deps:
         from chalicelib.store.stats import default_stats_table
 
         settings = self.settings
-        return StatsReader(default_stats_table(), self.clock, settings.stats_shards, settings.stats_pending_shards)
+        return StatsReader(default_stats_table(), self.clock, settings.stats_shards)
 
     # --- event subscriptions (chalicelib.services.events) ---
 

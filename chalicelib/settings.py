@@ -186,7 +186,6 @@ class Settings:
     write_shards: int = 32
     config_cache_seconds: float = 5.0
     stats_shards: int = 4
-    stats_pending_shards: int = 16
     # API Gateway stage throttling (requests/s and burst), the outer guard in front of the API.
     api_throttle_rate: float = 50.0
     api_throttle_burst: int = 100
@@ -251,7 +250,6 @@ def load_settings() -> Settings:
         config_cache_seconds=env.seconds("VALHALLA_CONFIG_CACHE_SECONDS", 5.0),
         # Writers of an aggregate row pick one of N copies; readers query all N (see chalicelib.store.stats).
         stats_shards=min(32, max(1, env.whole("VALHALLA_STATS_SHARDS", 4))),
-        stats_pending_shards=min(64, max(1, env.whole("VALHALLA_STATS_PENDING_SHARDS", 16))),
         api_throttle_rate=env.seconds("VALHALLA_API_THROTTLE_RATE", 50.0),
         api_throttle_burst=env.whole("VALHALLA_API_THROTTLE_BURST", 100),
         signing_key_id=env.text("VALHALLA_SIGNING_KEY_ID", f"alias/{prefix}-signing"),

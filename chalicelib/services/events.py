@@ -124,8 +124,6 @@ class EventBus:
             if put_event_notification(notification_id, channel_id, kind, subject, body, event, now):
                 # A failed send leaves the notification pending: the outbox sweeper re-enqueues it.
                 notifications.queue.send(notification_id)
-                if notifications.outbox.on_pending is not None:  # the delivery analytics' backlog gauge
-                    notifications.outbox.on_pending(channel_id, notification_id)
             made.append(notification_id)
         self.log.complete(event["id"], generation, made)
         return made

@@ -48,7 +48,6 @@ class Notifications:
         rand: random.Random | None = None,
         monotonic: Callable[[], float] = time.perf_counter,
         notification_ids: TimeOrderedIds | None = None,
-        on_pending: Callable[[int, int], None] | None = None,
         on_gave_up: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -56,7 +55,7 @@ class Notifications:
         self.registry = registry or Registry(settings)
         self.queue = Queue(settings, sqs)
         self.channels = Channels(settings, clock, ids)
-        self.outbox = Outbox(settings, clock, self.channels, self.queue, notification_ids, on_pending=on_pending)
+        self.outbox = Outbox(settings, clock, self.channels, self.queue, notification_ids)
         self.delivery = Delivery(settings, clock, self.channels, self.registry, rand, monotonic, on_gave_up=on_gave_up)
 
     # The queue, for the worker's visibility changes.

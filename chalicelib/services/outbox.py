@@ -121,7 +121,6 @@ class Outbox:
         queue: Queue,
         ids: TimeOrderedIds | None = None,
         repo: OutboxRepo | None = None,
-        on_pending: Callable[[int, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -129,8 +128,6 @@ class Outbox:
         self.queue = queue
         self.ids = ids or TimeOrderedIds()
         self.repo = repo or OutboxRepo()
-        # Told (channel id, notification id) when an item becomes pending: the backlog gauge.
-        self.on_pending = on_pending
 
     def enqueue(self, request: EnqueueNotification, principal: Principal) -> NotificationView:
         too_large = request.size_problem()
@@ -155,8 +152,6 @@ class Outbox:
         )
         content = ContentItem(notification_id, subject=request.subject, body=request.body, payload=request.payload)
         self.repo.put(state, content)
-        if self.on_pending:
-            self.on_pending(int(channel.id), notification_id)
         self.queue.send(notification_id)
         return notification_view(Stored(state, content))
 
@@ -193,8 +188,6 @@ class Outbox:
             raise Conflict(
                 f"Only a failed notification can be retried; notification {notification_id} is {current.status}."
             )
-        if self.on_pending:
-            self.on_pending(int(state.channel_id), notification_id)
         self.queue.send(notification_id)
         return notification_view(Stored(state, stored.content))
 

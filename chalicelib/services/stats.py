@@ -55,23 +55,17 @@ def export_sk(start: datetime, job_type: str) -> str:
     return f"{start.strftime('%Y-%m-%dT%H')}#{job_type}"
 
 
-def pending_pk(shard: int) -> str:
-    return f"pend#{shard}"
-
-
 class StatsRecorder:
     def __init__(
         self,
         table: StatsTable,
         clock: Clock,
         shards: int,
-        pending_shards: int,
         rand: Callable[[int, int], int] = random.randint,
     ) -> None:
         self.table = table
         self.clock = clock
         self.shards = shards
-        self.pending_shards = pending_shards
         self.rand = rand
 
     # --- deliveries ---------------------------------------------------------------
@@ -93,7 +87,6 @@ class StatsRecorder:
 
     def delivery_increments(self, attempts: list[DeliveryOutcome], now: datetime) -> list[Increment]:
         per_scope: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        finished: dict[int, int] = defaultdict(int)
         for attempt in attempts:
             channel = int(attempt.channel_id or 0)
             for scope in (str(channel), ALL):
@@ -105,8 +98,6 @@ class StatsRecorder:
                     counts[attempt.outcome] += 1
                 if attempt.outcome == "sent" and attempt.latency_ms is not None:
                     counts[f"h{bucket_index(attempt.latency_ms, LATENCY_BOUNDS_MS)}"] += 1
-            if attempt.outcome in ("sent", "failed"):
-                finished[channel] += 1
         shard = self.rand(0, self.shards - 1)
         increments = []
         for granularity in Granularity:
@@ -120,20 +111,7 @@ class StatsRecorder:
                         isoformat(start + granularity.step),
                     )
                 )
-        pending_shard = self.rand(0, self.pending_shards - 1)
-        for channel, count in finished.items():
-            increments.append(Increment(pending_pk(pending_shard), str(channel), {"pending": -count}))
         return increments
-
-    # --- the pending gauge ----------------------------------------------------------
-
-    def record_pending(self, channel_id: int, notification_id: int) -> None:
-        """A notification became ``pending`` (enqueued, or a failed one retried)."""
-        try:
-            shard = notification_id % self.pending_shards
-            self.table.add(Increment(pending_pk(shard), str(channel_id), {"pending": 1}))
-        except Exception as exc:
-            get_logger().warning("pending gauge not updated", extra={"error": f"{type(exc).__name__}: {exc}"})
 
     # --- exports --------------------------------------------------------------------
 

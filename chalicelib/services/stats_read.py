@@ -31,7 +31,7 @@ from chalicelib.domain.stats import (
     percentile,
     percentiles,
 )
-from chalicelib.services.stats import ALL, delivery_pk, export_pk, pending_pk
+from chalicelib.services.stats import ALL, delivery_pk, export_pk
 from chalicelib.store import stats as store
 from chalicelib.store.stats import QueryCount, StatsTable
 
@@ -50,11 +50,10 @@ def _latency(counts: list[int]) -> Latency:
 
 
 class StatsReader:
-    def __init__(self, table: StatsTable, clock: Clock, shards: int, pending_shards: int) -> None:
+    def __init__(self, table: StatsTable, clock: Clock, shards: int) -> None:
         self.table = table
         self.clock = clock
         self.shards = shards
-        self.pending_shards = pending_shards
 
     # --- deliveries ---------------------------------------------------------------
 
@@ -171,15 +170,8 @@ class StatsReader:
 
     def backlog(self) -> tuple[Backlog, QueryCount]:
         count = QueryCount()
-        ranges: list[tuple[str, str | None, str | None]] = [
-            (pending_pk(shard), None, None) for shard in range(self.pending_shards)
-        ]
-        per_channel: dict[int, int] = defaultdict(int)
-        for row in self.table.query_many(ranges, count, "stats"):
-            per_channel[int(row["sk"])] += int(row.get("pending", 0))
-        pending = {channel: value for channel, value in per_channel.items() if value > 0}
+        pending, oldest = store.pending_backlog(count)
         top = sorted(pending.items(), key=lambda pair: (-pair[1], pair[0]))[:TOP_CHANNELS]
-        oldest = store.oldest_pending_created_at(count)
         now = self.clock()
         backlog = Backlog(
             pending=sum(pending.values()),

@@ -12,7 +12,7 @@ rewrite it, so it carries no content. The content is one ``notification_content`
 item written once at enqueue; the state keeps only the latest attempts. The outbox's
 indexes are write-sharded (``<status>#<shard>``, ``<channel id>#<shard>``, see
 :mod:`chalicelib.store.sharding`) and project only keys (plus ``due_at`` for the
-sweeper): a list reads keys, then the items with BatchGetItem. See
+sweeper and ``channel_id`` for the backlog): a list reads keys, then the items with BatchGetItem. See
 ``docs/design/data-layout.md``.
 """
 
@@ -114,11 +114,13 @@ class AttemptMap(MapAttribute[str, object]):
 
 class OutboxByStatus(GlobalSecondaryIndex["OutboxItem"]):
     """``<status>#<shard>`` newest first: the status filter, the unfiltered list (every
-    status merged), the sweeper (``pending`` with ``due_at``) and the retention purge."""
+    status merged), the sweeper (``pending`` with ``due_at``), the backlog (``pending``
+    per ``channel_id``) and the retention purge. ``channel_id`` never changes, so
+    projecting it costs no extra index write."""
 
     class Meta:
         index_name = "by_status_shard"
-        projection = IncludeProjection(["due_at"])
+        projection = IncludeProjection(["due_at", "channel_id"])
 
     status_key = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)

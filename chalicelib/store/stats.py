@@ -5,9 +5,10 @@ Row kinds (``pk`` / ``sk``):
 - delivery counters: ``dlv#<m|h|d>#<channel id|all>#<partition>#<shard>`` / bucket start
   (``2026-12-01T21:14Z``); a partition is a day of minute rows, a month of hour rows or
   a year of day rows, so one Query per shard reads up to 1,440 buckets;
-- export outcomes: ``exp#<YYYY-MM>`` / ``<YYYY-MM-DDTHH>#<job type>`` (hour rows of a month);
-- the pending gauge: ``pend#<shard>`` / channel id (added to on enqueue, taken from on a
-  final outcome).
+- export outcomes: ``exp#<YYYY-MM>`` / ``<YYYY-MM-DDTHH>#<job type>`` (hour rows of a month).
+
+The backlog is not a counter here: it is read from the outbox's ``pending`` index shards
+(:func:`pending_backlog`), so an enqueue writes nothing to this table.
 
 A writer picks one of ``shards`` copies of a row (a batch's shard is random), so no key
 takes more than its share of the write rate; a reader queries every copy in parallel and
@@ -192,17 +193,56 @@ def default_stats_table() -> StatsTable:
 # --- what the backlog reads beside the gauge: a handful of bounded queries on real state --------
 
 
-def oldest_pending_created_at(count: QueryCount) -> str | None:
-    """The oldest ``pending`` outbox item's ``created_at`` (one item of each ``pending`` write shard)."""
-    from chalicelib.store.notifications import OutboxItem
-    from chalicelib.store.sharding import all_shards
+def pending_backlog(count: QueryCount) -> tuple[dict[int, int], str | None]:
+    """Pending outbox items per channel, and the oldest one's ``created_at``.
 
+    Every ``pending`` write shard of ``by_status_shard`` is read in full, in parallel,
+    projected to ``channel_id`` and ``created_at`` (about 100 bytes an entry: a 1 MB
+    page holds some 10,000 pending notifications). This costs reads proportional to the
+    backlog on each call instead of a gauge write on every enqueue and every outcome.
+    """
+    from chalicelib import aws
+    from chalicelib.store.notifications import OutboxItem
+    from chalicelib.store.sharding import MAX_PARALLEL_QUERIES, all_shards
+
+    client = aws.client("dynamodb")
+    partitions = all_shards("pending")
+
+    def one(partition: str) -> tuple[dict[int, int], str | None, int]:
+        request: dict[str, Any] = {
+            "TableName": OutboxItem.Meta.table_name,
+            "IndexName": OutboxItem.by_status.Meta.index_name,
+            "KeyConditionExpression": "#k = :k",
+            "ProjectionExpression": "#c, #t",
+            "ExpressionAttributeNames": {"#k": "status_key", "#c": "channel_id", "#t": "created_at"},
+            "ExpressionAttributeValues": {":k": {"S": partition}},
+        }
+        per_channel: dict[int, int] = {}
+        oldest: str | None = None
+        pages = 0
+        while True:
+            page = client.query(**request)
+            pages += 1
+            for item in page.get("Items", []):
+                channel = int(item["channel_id"]["N"])
+                per_channel[channel] = per_channel.get(channel, 0) + 1
+                created = item["created_at"]["S"]
+                oldest = created if oldest is None else min(oldest, created)
+            if "LastEvaluatedKey" not in page:
+                return per_channel, oldest, pages
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_QUERIES, len(partitions))) as pool:
+        results = list(pool.map(one, partitions))
+    totals: dict[int, int] = {}
     oldest: str | None = None
-    for partition in all_shards("pending"):
-        count.add("outbox.by_status")
-        for item in OutboxItem.by_status.query(partition, scan_index_forward=True, limit=1, page_size=1):
-            oldest = min(oldest or item.created_at, item.created_at)
-    return oldest
+    for per_channel, first, pages in results:
+        count.add("outbox.by_status", pages)
+        for channel, value in per_channel.items():
+            totals[channel] = totals.get(channel, 0) + value
+        if first is not None:
+            oldest = first if oldest is None else min(oldest, first)
+    return totals, oldest
 
 
 def active_exports(count: QueryCount, limit: int = 50) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ class Grants:
 
 # What emitting a system event touches (chalicelib/services/events.py): the event log and its
 # fan-out markers, the subscriptions, one outbox notification (state and content) per target,
-# the notification id slots, and the backlog gauge; a refused event is deferred through the queue.
+# and the notification id slots; a refused event is deferred through the queue.
 EMITS: dict[str, tuple[str, ...]] = {
     "events": READ + WRITE,
     "event_subscriptions": READ,
@@ -56,7 +56,6 @@ EMITS: dict[str, tuple[str, ...]] = {
     "notification_outbox": READ + WRITE,
     "notification_content": READ + WRITE,
     "counters": READ + WRITE,
-    "stats": READ + UPDATE,
 }
 
 
@@ -82,7 +81,7 @@ GRANTS: dict[str, Grants] = {
                 "export_jobs": READ + WRITE,
                 "data_retention_policies": READ + WRITE,
                 "purge_runs": READ + WRITE,
-                "stats": READ + UPDATE,  # the analytics: the pending gauge, the console's reads
+                "stats": READ,  # the analytics' reads (the backlog is read from the outbox)
                 "notification_content": READ + WRITE + DELETE,  # a request that fails leaves no content behind
                 "event_subscriptions": READ + WRITE + DELETE,  # subscriptions CRUD
             }

@@ -8,24 +8,22 @@ from __future__ import annotations
 from tests.notify_costs import measure
 
 
-def test_one_notification_costs_five_dynamodb_writes_and_one_sqs_send(aws: None) -> None:
+def test_one_notification_costs_four_dynamodb_writes_and_one_sqs_send(aws: None) -> None:
     results = measure()
     # The API key and the channel come from the container's caches: no read on a warm container.
     assert results["POST /system/notify/ (auth + shield + enqueue + audit)"] == {
         "dynamodb.PutItem": 3,  # the content (once), the small delivery state, the audit event
-        "dynamodb.UpdateItem": 1,  # the backlog gauge (analytics)
         "sqs.SendMessage": 1,
-    }
+    }  # no analytics write: the backlog is read from the outbox's pending index
     assert results["enqueue() as a service (export engine)"] == {
         "dynamodb.PutItem": 2,
-        "dynamodb.UpdateItem": 1,
         "sqs.SendMessage": 1,
     }
     # The lease (returns the state) and the outcome; then the batch's analytics: its minute, hour
-    # and day rows for the channel and for all channels, and the backlog gauge. The analytics'
-    # 7 writes are per batch and per channel in it, not per notification (10 sends: still 7).
+    # and day rows for the channel and for all channels. The analytics' 6 writes are per batch
+    # and per channel in it, not per notification (10 sends: still 6).
     assert results["deliver one message to sent (email via SES)"] == {
-        "dynamodb.UpdateItem": 2 + 7,
+        "dynamodb.UpdateItem": 2 + 6,
         "dynamodb.GetItem": 1,  # the content (the channel is cached)
         "ses.SendEmail": 1,
     }
