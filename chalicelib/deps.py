@@ -120,6 +120,7 @@ class Deps:
             self.clock,
             self.ids,
             on_gave_up=announce_notification_failed,
+            idempotency=self.idempotency,
         )
 
     @cached_property

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
 from chalicelib.domain.common import PageOf, Role, page_body
-from chalicelib.domain.jsonsafe import safe_dump
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
 
@@ -103,22 +102,16 @@ def rotate_secret(call: Call, channel_id: str) -> RotatedSecret:
 def enqueue(call: Call) -> Reply:
     """Enqueue a notification to the outbox (pending); honours Idempotency-Key."""
     request: EnqueueNotification = call.body()
-    deps = get_deps()
 
-    def create() -> tuple[int, Any]:
-        view = deps.notifications.enqueue(request, call.principal)
+    def audit(view: NotificationView) -> None:
         call.audit(
-            "notification.enqueue",
-            "notification",
-            view.id,
-            {"channel_id": view.channel_id, "subject": view.subject},
+            "notification.enqueue", "notification", view.id, {"channel_id": view.channel_id, "subject": view.subject}
         )
-        return 201, safe_dump(view)
 
-    status, body = deps.idempotency.run(
-        "notify.enqueue", call.principal, call.header("Idempotency-Key"), call.raw_body, create
+    answer = get_deps().notifications.enqueue_once(
+        request, call.principal, call.header("Idempotency-Key"), call.raw_body, on_created=audit
     )
-    return Reply(body, status)
+    return Reply(answer, 201)
 
 
 @notify_api.route("/", methods=["GET"])

@@ -29,6 +29,7 @@ from chalicelib.domain.notifications import (
 )
 from chalicelib.services.channels import Channels
 from chalicelib.services.delivery import Delivery, DeliveryReport
+from chalicelib.services.idempotency import Idempotency
 from chalicelib.services.outbox import Outbox, Queue
 from chalicelib.settings import Settings
 from chalicelib.store.counters import IdAllocator, TimeOrderedIds
@@ -49,13 +50,14 @@ class Notifications:
         monotonic: Callable[[], float] = time.perf_counter,
         notification_ids: TimeOrderedIds | None = None,
         on_gave_up: Callable[[dict[str, Any]], None] | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.registry = registry or Registry(settings)
         self.queue = Queue(settings, sqs)
         self.channels = Channels(settings, clock, ids)
-        self.outbox = Outbox(settings, clock, self.channels, self.queue, notification_ids)
+        self.outbox = Outbox(settings, clock, self.channels, self.queue, notification_ids, idempotency=idempotency)
         self.delivery = Delivery(settings, clock, self.channels, self.registry, rand, monotonic, on_gave_up=on_gave_up)
 
     # The queue, for the worker's visibility changes.
@@ -89,6 +91,16 @@ class Notifications:
     # --- the outbox
     def enqueue(self, request: EnqueueNotification, principal: Principal) -> NotificationView:
         return self.outbox.enqueue(request, principal)
+
+    def enqueue_once(
+        self,
+        request: EnqueueNotification,
+        principal: Principal,
+        idempotency_key: str | None,
+        raw_body: bytes,
+        on_created: Callable[[NotificationView], None] | None = None,
+    ) -> dict[str, Any]:
+        return self.outbox.enqueue_once(request, principal, idempotency_key, raw_body, on_created)
 
     def get_notification(self, notification_id: int) -> NotificationDetail:
         return self.outbox.get(notification_id)

@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal
 from chalicelib.domain.errors import Conflict, NotFound, TooLarge
+from chalicelib.domain.jsonsafe import safe_dump
 from chalicelib.domain.notifications import (
     MAX_TOTAL_ATTEMPTS,
     Attempt,
@@ -29,6 +30,7 @@ from chalicelib.domain.notifications import (
 )
 from chalicelib.logs import get_logger
 from chalicelib.services.channels import Channels
+from chalicelib.services.idempotency import Idempotency
 from chalicelib.settings import Settings
 from chalicelib.store.counters import TimeOrderedIds
 from chalicelib.store.cursors import scope_of
@@ -37,6 +39,7 @@ from chalicelib.store.outbox import OutboxRepo, Stored
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 
 SWEEP_LIMIT = 200
+IDEMPOTENCY_SCOPE = "notify.enqueue"  # part of every stored key: never change it
 
 
 def _optional_time(value: str | None) -> Any:
@@ -121,13 +124,40 @@ class Outbox:
         queue: Queue,
         ids: TimeOrderedIds | None = None,
         repo: OutboxRepo | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self.settings = settings
+        self.idempotency = idempotency or Idempotency(
+            clock, settings.idempotency_ttl_seconds, settings.idempotency_in_progress_seconds
+        )
         self.clock = clock
         self.channels = channels
         self.queue = queue
         self.ids = ids or TimeOrderedIds()
         self.repo = repo or OutboxRepo()
+
+    def enqueue_once(
+        self,
+        request: EnqueueNotification,
+        principal: Principal,
+        idempotency_key: str | None,
+        raw_body: bytes,
+        on_created: Callable[[NotificationView], None] | None = None,
+    ) -> dict[str, Any]:
+        """Enqueue, and answer as JSON; a repeat with the same ``idempotency_key`` gets the
+        first answer and writes and sends nothing (``on_created`` runs only for a
+        notification really created). Once the write may have happened the key is never
+        released, even if building the answer fails: a retry must not send twice.
+        """
+
+        def make() -> tuple[int, Any]:
+            view = self.enqueue(request, principal)
+            if on_created is not None:
+                on_created(view)
+            return 201, safe_dump(view)
+
+        _status, answer = self.idempotency.run(IDEMPOTENCY_SCOPE, principal, idempotency_key, raw_body, make)
+        return answer  # type: ignore[no-any-return]
 
     def enqueue(self, request: EnqueueNotification, principal: Principal) -> NotificationView:
         too_large = request.size_problem()

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.clock import utcnow
 from chalicelib.deps import get_deps
-from chalicelib.services import notifications as notification_service
+from chalicelib.services import outbox as outbox_service
 from tests.notify_support import create_channel
 from tests.support import Api, reset_all
 
@@ -19,7 +19,8 @@ class Killed(BaseException):
 
 
 def interrupt_first_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = notification_service.Notifications.enqueue
+    """Kill the first request inside its idempotent section, where the notification is written."""
+    real = outbox_service.Outbox.enqueue
     calls = {"n": 0}
 
     def enqueue(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -28,7 +29,7 @@ def interrupt_first_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
             raise Killed()
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(notification_service.Notifications, "enqueue", enqueue)
+    monkeypatch.setattr(outbox_service.Outbox, "enqueue", enqueue)
 
 
 def test_item13_a_retry_runs_once_the_in_progress_record_expires(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
