@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,4 +68,6 @@ def admin_token() -> str:
     from chalicelib.domain.common import Role
     from chalicelib.domain.keys import CreateKey
 
-    return get_deps().keys.create(CreateKey(name="bench-admin", role=Role.admin), created_by="bench").token
+    # Key names are unique, and an emulated account may ask for several.
+    name = f"bench-admin-{secrets.token_hex(4)}"
+    return get_deps().keys.create(CreateKey(name=name, role=Role.admin), created_by="bench").token

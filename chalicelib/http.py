@@ -142,6 +142,7 @@ class Call:
                 extra={
                     "audit_fallback": {
                         "actor": self.principal.name,
+                        "actor_key_id": self.principal.key_id,
                         "role": self.principal.role.value,
                         "action": action,
                         "resource_type": resource_type,

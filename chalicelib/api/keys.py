@@ -16,10 +16,10 @@ keys_api = ApiBlueprint(__name__, "/system/keys")
 
 
 @keys_api.route("/", methods=["POST"])
-@endpoint(keys_api, role=Role.admin, status=201, body="keys.CreateKey", response="keys.CreatedKey")
+@endpoint(keys_api, role=Role.admin, status=201, body="keys.CreateKey", response="keys.CreatedKey", errors=(409,))
 @shield
 def create_key(call: Call) -> CreatedKey:
-    """Create an API key; its token is in this response only."""
+    """Create an API key; its token is in this response only. Names are unique, revoked keys' too (409)."""
     created = get_deps().keys.create(call.body(), created_by=call.principal.name)
     call.audit("key.create", "api_key", created.id, {"name": created.name, "role": created.role.value})
     announce_key(created, call.principal.name, created=True)

@@ -25,6 +25,9 @@ class AuditEvent(Schema):
     id: str
     at: Timestamp
     actor: str
+    actor_key_id: int | None = Field(
+        default=None, description="The id of the API key that acted (0: the system; null: recorded before ids were)."
+    )
     role: str
     action: str
     resource_type: str

@@ -86,6 +86,7 @@ AUDIT_COLUMNS = [
     "summary",
     "request_id",
     "source_ip",
+    "actor_key_id",
 ]
 
 
@@ -101,6 +102,7 @@ def _audit_row(item: Any) -> Row:
         "summary": item.summary,
         "request_id": item.request_id,
         "source_ip": item.source_ip,
+        "actor_key_id": None if item.actor_key_id is None else int(item.actor_key_id),
     }
 
 

@@ -7,10 +7,10 @@ import secrets
 
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal, Role
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.keys import ApiKeyView, CreatedKey, CreateKey
 from chalicelib.store.counters import IdAllocator
-from chalicelib.store.keys import ApiKeyItem, KeyRepo
+from chalicelib.store.keys import ApiKeyItem, KeyRepo, NameTaken
 
 TOKEN_PREFIX = "vk_"
 
@@ -48,7 +48,11 @@ class ApiKeys:
             created_at=isoformat(self.clock()),
             created_by=created_by,
         )
-        stored = self.repo.create(item)
+        try:
+            stored = self.repo.create(item)
+        except NameTaken:
+            # The audit log names the actor; two keys of one name would be told apart by id only.
+            raise Conflict(f"An API key named {request.name!r} already exists.") from None
         if stored is None:
             # Only a caller-chosen token can collide (the local stack's admin token): keep the first.
             existing = self.repo.by_hash(item.token_hash)

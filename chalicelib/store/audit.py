@@ -15,7 +15,7 @@ import itertools
 import threading
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -52,6 +52,7 @@ class AuditItem(Model):
     event_id = UnicodeAttribute()
     at = UnicodeAttribute()
     actor = UnicodeAttribute()
+    actor_key_id = NumberAttribute(null=True)  # a name may be ambiguous in old events; the key id never is
     actor_key = UnicodeAttribute()  # "<actor>#<shard>"
     role = UnicodeAttribute()
     action = UnicodeAttribute()

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.settings import get_settings
 from chalicelib.store.base import TableMeta, conditional_failed, register
 from chalicelib.store.cache import ConfigCache
 from chalicelib.store.pagination import query_page
@@ -45,6 +48,27 @@ class ApiKeyItem(Model):
     by_id = KeysById()
 
 
+class KeyNameMarker(Model):
+    """Not a table of its own: a ``key-name#...`` item of the counters table; it makes a name taken once."""
+
+    class Meta(TableMeta):
+        logical_name = "counters"
+
+    name = UnicodeAttribute(hash_key=True)
+    key_id = NumberAttribute()
+
+
+NAME_MARKER_PREFIX = "key-name#"
+
+
+def name_marker_key(name: str) -> str:
+    return NAME_MARKER_PREFIX + name.casefold()
+
+
+class NameTaken(Exception):
+    """Another key (revoked or not) has this name, case-insensitively."""
+
+
 _cache: ConfigCache[str, ApiKeyItem] = ConfigCache()
 
 
@@ -52,15 +76,47 @@ class KeyRepo:
     """API keys' data access; the authorizer reads through a per-container cache."""
 
     def create(self, item: ApiKeyItem) -> ApiKeyItem | None:
-        """Store a new key; None if its token hash is taken (only a caller-chosen token can be)."""
+        """Store a new key and its name's marker in one transaction.
+
+        None if its token hash is taken (only a caller-chosen token can be);
+        :class:`NameTaken` if its name is. Other failures (throttling) raise, and
+        nothing is written.
+        """
+        self._claim_unmarked_name(item.name)
+        settings = get_settings()
+        marker = KeyNameMarker(name_marker_key(item.name), key_id=item.id)
         try:
-            item.save(condition=ApiKeyItem.token_hash.does_not_exist())
-        except PutError as exc:
-            if not conditional_failed(exc):
-                raise  # throttling and the like: the caller maps it (503) and nothing was written
-            return None
+            with TransactWrite(connection=Connection(region=settings.region, host=settings.aws_endpoint_url)) as write:
+                write.save(marker, condition=KeyNameMarker.name.does_not_exist())
+                write.save(item, condition=ApiKeyItem.token_hash.does_not_exist())
+        except TransactWriteError as exc:
+            # One reason per item, in order (None: that item was not why): [marker, key].
+            codes = [reason.code if reason is not None else None for reason in exc.cancellation_reasons or []]
+            if codes[1:2] == ["ConditionalCheckFailed"]:
+                return None  # the token exists: the caller decides
+            if codes[:1] == ["ConditionalCheckFailed"]:
+                raise NameTaken(item.name) from None
+            raise
         _cache.put(item.token_hash, item)
         return item
+
+    def _claim_unmarked_name(self, name: str) -> None:
+        """A key stored before names had markers still owns its name: give it its marker first.
+
+        Keys are few (one partition of ``by_id``) and rarely created, so reading them all here is cheap.
+        """
+        wanted = name.casefold()
+        for existing in ApiKeyItem.by_id.query(KIND):
+            if existing.name.casefold() != wanted:
+                continue
+            try:
+                KeyNameMarker(name_marker_key(existing.name), key_id=existing.id).save(
+                    condition=KeyNameMarker.name.does_not_exist()
+                )
+            except PutError as exc:
+                if not conditional_failed(exc):
+                    raise
+            return
 
     def by_hash(self, token_hash: str) -> ApiKeyItem | None:
         try:

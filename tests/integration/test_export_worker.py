@@ -135,7 +135,8 @@ def test_csv_quotes_commas_quotes_and_newlines(api: Api) -> None:
     assert parsed[0]["resource_id"] == 'id,with"quote'
     assert json.loads(parsed[0]["summary"]) == {"text": nasty, "list": [1, "a,b"]}
     assert parsed[1]["summary"] == "" and parsed[1]["actor"] == "bob"
-    assert text.splitlines()[0] == "id,at,actor,role,action,resource_type,resource_id,summary,request_id,source_ip"
+    header = "id,at,actor,role,action,resource_type,resource_id,summary,request_id,source_ip,actor_key_id"
+    assert text.splitlines()[0] == header
     manifest = check_manifest(job)
     assert manifest["columns"][:3] == ["id", "at", "actor"]
 
