@@ -270,6 +270,6 @@ def _matches(operation: str, params: dict[str, Any], sig: tuple[str, str, str]) 
 
 
 def test_a_throttled_write_succeeds_when_retried(api: Api, faults: Faults) -> None:
-    faults.fail("dynamodb", "PutItem", times=1)
+    faults.fail("dynamodb", "TransactWriteItems", times=1)  # a key and its name's marker, together
     assert _create_key(api).status == 503
     assert _create_key(api).status == 201
