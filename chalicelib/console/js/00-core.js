@@ -133,6 +133,7 @@ V.form = function (fields, submitLabel, onSubmit, id) {
         name: field.name, id: field.id, type: field.type || "text", placeholder: field.placeholder || "",
         required: !!field.required, value: field.value,
       });
+      if (field.multiline && field.value !== undefined) input.value = field.value; /* a textarea has no value attribute */
     }
     inputs[field.name] = input;
     return V.h("label", {}, field.label, input);
