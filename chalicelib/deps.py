@@ -44,7 +44,8 @@ class Deps:
 
     @cached_property
     def maintenance(self) -> MaintenanceGate:
-        from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
+        from chalicelib.services.maintenance import MaintenanceGate
+        from chalicelib.store.maintenance import DynamoMaintenanceStore
 
         return MaintenanceGate(
             DynamoMaintenanceStore(),

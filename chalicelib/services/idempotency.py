@@ -15,22 +15,22 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, PynamoDBException
-
 from chalicelib.clock import Clock
 from chalicelib.domain.common import Principal
 from chalicelib.domain.errors import Conflict, DomainError, InvalidField
-from chalicelib.store.base import conditional_failed
-from chalicelib.store.idempotency import IdempotencyItem
+from chalicelib.store.base import StorageError
+from chalicelib.store.idempotency import DONE, FAILED, IdempotencyRepo
 
 MAX_KEY_LENGTH = 255
-FAILED = "failed"
 
 Outcome = tuple[int, Any]
 
 
 class Idempotency:
-    def __init__(self, clock: Clock, ttl_seconds: int, in_progress_seconds: int = 60) -> None:
+    def __init__(
+        self, clock: Clock, ttl_seconds: int, in_progress_seconds: int = 60, repo: IdempotencyRepo | None = None
+    ) -> None:
+        self.repo = repo or IdempotencyRepo()
         self.clock = clock
         self.ttl_seconds = ttl_seconds
         self.in_progress_seconds = in_progress_seconds
@@ -48,55 +48,34 @@ class Idempotency:
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise InvalidField("idempotency_key", f"Must be 1 to {MAX_KEY_LENGTH} printable characters.")
         now = self.clock()
-        record = IdempotencyItem(
-            f"{scope}#{principal.key_id}#{key}",
-            request_hash=hashlib.sha256(body).hexdigest(),
-            expires_at=now + timedelta(seconds=self.ttl_seconds),
-            in_progress_until=int(now.timestamp()) + self.in_progress_seconds,
-        )
-        # A key is free if no record holds it, its first request was cut off long enough ago,
-        # or its record expired (DynamoDB's TTL deletes items up to days late).
-        free = (
-            IdempotencyItem.key.does_not_exist()
-            | ((IdempotencyItem.state == "in_progress") & (IdempotencyItem.in_progress_until < int(now.timestamp())))
-            | (IdempotencyItem.expires_at < now)
-        )
-        try:
-            record.save(condition=free)
-        except PutError as exc:
-            if not conditional_failed(exc):
-                raise
-            return self._replay(record)
+        record_key = f"{scope}#{principal.key_id}#{key}"
+        request_hash = hashlib.sha256(body).hexdigest()
+        expires_at = now + timedelta(seconds=self.ttl_seconds)
+        in_progress_until = int(now.timestamp()) + self.in_progress_seconds
+        if not self.repo.claim(record_key, request_hash, expires_at, in_progress_until, now):
+            return self._replay(record_key, request_hash)
         try:
             status, response = create()
-        except (DomainError, PynamoDBException):
+        except (DomainError, StorageError):
             # A refusal or a storage error: nothing was written, so the client may retry.
-            record.delete()
+            self.repo.release(record_key)
             raise
         except Exception:
             # A failure after the write may have happened: a retry must not write twice.
-            record.update(actions=[IdempotencyItem.state.set(FAILED)])
+            self.repo.mark_failed(record_key)
             raise
-        record.update(
-            actions=[
-                IdempotencyItem.state.set("done"),
-                IdempotencyItem.in_progress_until.remove(),
-                IdempotencyItem.status_code.set(status),
-                IdempotencyItem.response.set(json.dumps(response, default=str)),
-            ]
-        )
+        self.repo.complete(record_key, status, json.dumps(response, default=str))
         return status, response
 
-    @staticmethod
-    def _replay(record: IdempotencyItem) -> Outcome:
-        first = IdempotencyItem.get(record.key, consistent_read=True)
-        if first.request_hash != record.request_hash:
+    def _replay(self, record_key: str, request_hash: str) -> Outcome:
+        first = self.repo.first(record_key)
+        if first.request_hash != request_hash:
             raise Conflict("Idempotency-Key was already used with a different request body.")
         if first.state == FAILED:
             raise Conflict(
                 "The first request with this Idempotency-Key failed after it may have been carried out; "
                 "check the result (GET) before sending it again with a new key."
             )
-        if first.state != "done" or first.response is None:
+        if first.state != DONE or first.response is None:
             raise Conflict("A request with this Idempotency-Key is still in progress.")
         return int(first.status_code or 200), json.loads(first.response)

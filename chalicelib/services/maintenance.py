@@ -13,42 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from chalicelib.clock import Clock, isoformat, parse_iso
+from chalicelib.clock import Clock
 from chalicelib.domain.common import Principal
 from chalicelib.domain.errors import InvalidField
 from chalicelib.domain.maintenance import MaintenanceState, Mode, SetMaintenanceState, StateUnavailable
-from chalicelib.store.maintenance import STATE_ID, MaintenanceItem
 
 
 class MaintenanceStore(Protocol):
     def load(self) -> MaintenanceState: ...
 
     def save(self, state: MaintenanceState) -> None: ...
-
-
-class DynamoMaintenanceStore:
-    def load(self) -> MaintenanceState:
-        try:
-            item = MaintenanceItem.get(STATE_ID, consistent_read=True)
-        except MaintenanceItem.DoesNotExist:
-            return MaintenanceState()
-        return MaintenanceState(
-            mode=Mode(item.mode),
-            reason=item.reason,
-            updated_at=parse_iso(item.updated_at) if item.updated_at else None,
-            updated_by=item.updated_by,
-            ends_at=parse_iso(item.ends_at) if item.ends_at else None,
-        )
-
-    def save(self, state: MaintenanceState) -> None:
-        MaintenanceItem(
-            STATE_ID,
-            mode=state.mode.value,
-            reason=state.reason,
-            updated_at=isoformat(state.updated_at) if state.updated_at else None,
-            updated_by=state.updated_by,
-            ends_at=isoformat(state.ends_at) if state.ends_at else None,
-        ).save()
 
 
 class MaintenanceGate:

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.budget import Budget
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import SYSTEM_PRINCIPAL, Principal
@@ -40,10 +38,8 @@ from chalicelib.purge.purgers import Purgers
 from chalicelib.purge.queue import PurgeQueue
 from chalicelib.services.event_sources import announce_purge_run
 from chalicelib.services.purge_steps import Progress, PurgeSteps
-from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
-from chalicelib.store.pagination import query_page
-from chalicelib.store.retention import RUN_KIND, PolicyItem, PurgeRunItem
+from chalicelib.store.retention import PolicyItem, PolicyRepo, PurgeRunItem, PurgeRunRepo
 
 LEASE_MARGIN_SECONDS = 30
 
@@ -84,6 +80,8 @@ class PurgeRuns(PurgeSteps):
     audit: Audit
     exports: Callable[[], Any]
     archive_poll_seconds: int
+    policies: PolicyRepo
+    runs: PurgeRunRepo
 
     def _all_policies(self) -> list[PolicyItem]:
         raise NotImplementedError
@@ -98,12 +96,10 @@ class PurgeRuns(PurgeSteps):
         else:
             policies = []
             for position, category in enumerate(categories):
-                try:
-                    policies.append(PolicyItem.get(category, consistent_read=True))
-                except PolicyItem.DoesNotExist:
-                    raise InvalidField(
-                        ("categories", position), f"No retention policy for category '{category}'."
-                    ) from None
+                policy = self.policies.get(category)
+                if policy is None:
+                    raise InvalidField(("categories", position), f"No retention policy for category '{category}'.")
+                policies.append(policy)
         steps = [self._new_step(policy, now) for policy in policies]
         item = PurgeRunItem(
             self.ids.next_id("purge_runs"),
@@ -114,7 +110,7 @@ class PurgeRuns(PurgeSteps):
             steps=steps,
             created_at=isoformat(now),
         )
-        item.save(condition=PurgeRunItem.id.does_not_exist())
+        self.runs.create(item)
         return _run_view(item)
 
     def _new_step(self, policy: PolicyItem, now: datetime) -> dict[str, Any]:
@@ -146,30 +142,19 @@ class PurgeRuns(PurgeSteps):
             self.queue.send(run.id)
         except Exception as exc:
             get_logger().exception("could not queue purge run", extra={"run_id": run.id})
-            PurgeRunItem(run.id).update(
-                actions=[
-                    PurgeRunItem.status.set(RunStatus.failed.value),
-                    PurgeRunItem.reason.set("The run could not be queued; start a new one."),
-                    PurgeRunItem.ended_at.set(isoformat(self.clock())),
-                ]
-            )
+            reason = "The run could not be queued; start a new one."
+            self.runs.fail(run.id, RunStatus.failed.value, reason, isoformat(self.clock()))
             raise Busy("The purge queue is unavailable; retry shortly.") from exc
         return run
 
     def get_run(self, run_id: int) -> PurgeRun:
-        try:
-            return _run_view(PurgeRunItem.get(run_id, consistent_read=True))
-        except PurgeRunItem.DoesNotExist:
-            raise NotFound(f"Purge run {run_id} not found.") from None
+        item = self.runs.get(run_id)
+        if item is None:
+            raise NotFound(f"Purge run {run_id} not found.")
+        return _run_view(item)
 
     def page_runs(self, limit: int, cursor: str | None) -> tuple[list[PurgeRun], str | None]:
-        return query_page(
-            lambda **page: PurgeRunItem.by_created.query(RUN_KIND, scan_index_forward=False, **page),
-            limit,
-            cursor,
-            _run_view,
-            "purge_runs",
-        )
+        return self.runs.page(limit, cursor, _run_view)
 
     # --- processing a run (the worker) ---------------------------------------------------
 
@@ -187,10 +172,7 @@ class PurgeRuns(PurgeSteps):
         except Exception:
             # Let the next delivery of the message claim the run at once.
             try:
-                item.update(
-                    actions=[PurgeRunItem.lease_owner.remove(), PurgeRunItem.lease_until.remove()],
-                    condition=PurgeRunItem.lease_owner == token,
-                )
+                self.runs.release(item, token)
             except Exception:
                 get_logger().exception("could not release the purge run", extra={"run_id": run_id})
             raise
@@ -231,28 +213,16 @@ class PurgeRuns(PurgeSteps):
     def _claim(self, run_id: int, token: str, budget: Budget) -> PurgeRunItem | None:
         now = self.clock()
         until = now + timedelta(seconds=budget.seconds_left() + LEASE_MARGIN_SECONDS)
-        item = PurgeRunItem(run_id)
-        try:
-            item.update(
-                actions=[PurgeRunItem.lease_owner.set(token), PurgeRunItem.lease_until.set(isoformat(until))],
-                condition=(
-                    PurgeRunItem.id.exists()
-                    & (PurgeRunItem.lease_until.does_not_exist() | (PurgeRunItem.lease_until < isoformat(now)))
-                    & PurgeRunItem.status.is_in(RunStatus.pending.value, RunStatus.running.value)
-                ),
-            )
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
+        open_statuses = (RunStatus.pending.value, RunStatus.running.value)
+        item = self.runs.claim(run_id, token, isoformat(until), isoformat(now), open_statuses)
+        if item is None:
             self._requeue_if_held(run_id)
-            return None
         return item
 
     def _requeue_if_held(self, run_id: int) -> None:
         """Another invocation holds the run: look again when its lease ends (it may have died)."""
-        try:
-            current = PurgeRunItem.get(run_id, consistent_read=True)
-        except PurgeRunItem.DoesNotExist:
+        current = self.runs.get(run_id)
+        if current is None:
             return
         if RunStatus(current.status) in FINISHED_RUN or not current.lease_until:
             return
@@ -270,17 +240,7 @@ class PurgeRuns(PurgeSteps):
         ended_at: str | None,
         release: bool,
     ) -> PurgeRun:
-        actions: list[Any] = [
-            PurgeRunItem.status.set(status.value),
-            PurgeRunItem.steps.set(steps),
-            PurgeRunItem.started_at.set(started_at),
-        ]
-        actions.append(PurgeRunItem.reason.set(reason) if reason else PurgeRunItem.reason.remove())
-        if ended_at:
-            actions.append(PurgeRunItem.ended_at.set(ended_at))
-        if release:
-            actions += [PurgeRunItem.lease_owner.remove(), PurgeRunItem.lease_until.remove()]
-        item.update(actions=actions, condition=PurgeRunItem.lease_owner == token)
+        self.runs.save(item, token, status.value, steps, started_at, reason, ended_at, release)
         return _run_view(item)
 
     def _finish(

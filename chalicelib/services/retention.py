@@ -9,8 +9,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.errors import Busy, InvalidField, NotFound
 from chalicelib.domain.retention import (
@@ -23,10 +21,8 @@ from chalicelib.purge.engine import DynamoPurgeEngine
 from chalicelib.purge.purgers import Purgers
 from chalicelib.purge.queue import PurgeQueue
 from chalicelib.services.purge_runs import Audit, Maintenance, PurgeRuns
-from chalicelib.store.base import conditional_failed
 from chalicelib.store.counters import IdAllocator
-from chalicelib.store.pagination import query_page
-from chalicelib.store.retention import POLICY_KIND, PolicyItem
+from chalicelib.store.retention import PolicyItem, PolicyRepo, PurgeRunRepo
 
 LEASE_MARGIN_SECONDS = 30
 
@@ -59,7 +55,11 @@ class RetentionService(PurgeRuns):
         audit: Audit,
         exports: Callable[[], Any],
         archive_poll_seconds: int = 60,
+        policies: PolicyRepo | None = None,
+        runs: PurgeRunRepo | None = None,
     ) -> None:
+        self.policies = policies or PolicyRepo()
+        self.runs = runs or PurgeRunRepo()
         self.ids = ids
         self.clock = clock
         self.purgers = purgers
@@ -86,10 +86,14 @@ class RetentionService(PurgeRuns):
                 "archive is possible for audit_logs and notifications.",
             )
         now = isoformat(self.clock())
+        changes = {name: getattr(change, name) for name in given if name != "category"}
+        changes["days_to_keep"] = change.days_to_keep
+        if "description" in changes:
+            changes["description"] = change.description or None  # an empty description removes it
         for _attempt in range(3):
-            updated = self._update_policy(change, given, now)
+            updated = self.policies.update(change.category, changes, now)
             if updated is not None:
-                return False, updated
+                return False, _policy_view(updated, self.purgers.purgeable(updated.category))
             item = PolicyItem(
                 change.category,
                 id=self.ids.next_id("data_retention_policies"),
@@ -100,54 +104,26 @@ class RetentionService(PurgeRuns):
                 created_at=now,
                 updated_at=now,
             )
-            try:
-                item.save(condition=PolicyItem.category.does_not_exist())
-            except PutError as exc:
-                if not conditional_failed(exc):
-                    raise
-                continue  # created concurrently: update it instead
-            return True, _policy_view(item, self.purgers.purgeable(item.category))
+            if self.policies.create(item):
+                return True, _policy_view(item, self.purgers.purgeable(item.category))
+            # created concurrently: update it instead
         raise Busy("The policy changed concurrently; retry.", retry_after=1)
 
-    def _update_policy(self, change: SetPolicy, given: set[str], now: str) -> RetentionPolicy | None:
-        actions: list[Any] = [PolicyItem.days_to_keep.set(change.days_to_keep), PolicyItem.updated_at.set(now)]
-        if "enabled" in given:
-            actions.append(PolicyItem.enabled.set(change.enabled))
-        if "archive" in given:
-            actions.append(PolicyItem.archive.set(change.archive))
-        if "description" in given:
-            description = change.description
-            actions.append(PolicyItem.description.set(description) if description else PolicyItem.description.remove())
-        item = PolicyItem(change.category)
-        try:
-            item.update(actions=actions, condition=PolicyItem.category.exists())
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
-        return _policy_view(item, self.purgers.purgeable(item.category))
-
     def _item(self, category: str) -> PolicyItem:
-        try:
-            return PolicyItem.get(category, consistent_read=True)
-        except PolicyItem.DoesNotExist:
-            raise NotFound(f"No retention policy for category '{category}'.") from None
+        item = self.policies.get(category)
+        if item is None:
+            raise NotFound(f"No retention policy for category '{category}'.")
+        return item
 
     def get(self, category: str) -> RetentionPolicy:
         item = self._item(category)
         return _policy_view(item, self.purgers.purgeable(category))
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[RetentionPolicy], str | None]:
-        return query_page(
-            lambda **page: PolicyItem.by_kind.query(POLICY_KIND, **page),
-            limit,
-            cursor,
-            lambda item: _policy_view(item, self.purgers.purgeable(item.category)),
-            "retention_policies",
-        )
+        return self.policies.page(limit, cursor, lambda item: _policy_view(item, self.purgers.purgeable(item.category)))
 
     def _all_policies(self) -> list[PolicyItem]:
-        return list(PolicyItem.by_kind.query(POLICY_KIND))
+        return self.policies.all()
 
     # --- preview ---------------------------------------------------------------------
 

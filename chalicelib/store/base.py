@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 from chalicelib.settings import get_settings
@@ -36,6 +37,10 @@ class TableMeta(metaclass=_LazyTableMeta):
 
 
 MODELS: list[type[Model]] = []
+
+# What a repository raises when DynamoDB could not be read or written (throttled,
+# unreachable, refused). Services catch it by this name; the HTTP edge maps it.
+StorageError = PynamoDBException
 
 
 def conditional_failed(exc: Exception) -> bool:

@@ -140,7 +140,7 @@ def test_ends_at_must_carry_a_timezone(api: Api) -> None:
 def test_state_unavailable_fails_closed_for_writes_and_reads_still_work(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.services.maintenance import DynamoMaintenanceStore
+    from chalicelib.store.maintenance import DynamoMaintenanceStore
 
     get_deps().maintenance.forget()
 
@@ -159,7 +159,8 @@ def test_cache_bounds_reads_and_expires(aws: None) -> None:
     from chalicelib.clock import utcnow
     from chalicelib.domain.common import SYSTEM_PRINCIPAL
     from chalicelib.domain.maintenance import Mode, SetMaintenanceState
-    from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
+    from chalicelib.services.maintenance import MaintenanceGate
+    from chalicelib.store.maintenance import DynamoMaintenanceStore
 
     class CountingStore(DynamoMaintenanceStore):
         loads = 0
@@ -186,7 +187,8 @@ def test_cache_bounds_reads_and_expires(aws: None) -> None:
 
 def test_cache_zero_reads_every_time(aws: None) -> None:
     from chalicelib.clock import utcnow
-    from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate
+    from chalicelib.services.maintenance import MaintenanceGate
+    from chalicelib.store.maintenance import DynamoMaintenanceStore
 
     loads = []
 

@@ -65,7 +65,8 @@ def test_leaving_maintenance_still_works_and_heals_the_gate(api: Api, unreadable
 
 
 def test_a_cached_state_outlives_a_failed_read(api: Api, faults: Faults) -> None:
-    from chalicelib.services.maintenance import DynamoMaintenanceStore, MaintenanceGate, StateUnavailable
+    from chalicelib.services.maintenance import MaintenanceGate, StateUnavailable
+    from chalicelib.store.maintenance import DynamoMaintenanceStore
 
     ticks = iter([0.0, 100.0, 200.0, 300.0])
     gate = MaintenanceGate(
