@@ -9,7 +9,7 @@ from chalicelib.budget import Budget
 from chalicelib.domain.common import SYSTEM_PRINCIPAL
 from chalicelib.domain.retention import RunStatus, StepOutcome, StepStatus
 from chalicelib.logs import get_logger
-from chalicelib.purge.engine import DynamoPurgeEngine, Key, chunks
+from chalicelib.purge.engine import BATCH_WRITE_LIMIT, DynamoPurgeEngine, Key, Source
 from chalicelib.purge.purgers import Purger, Purgers
 from chalicelib.store.retention import PurgeRunItem
 
@@ -118,40 +118,63 @@ class PurgeSteps:
                 state["leftover"] = {"table": leftover["table"], "keys": left}
                 return StepOutcome.throttled
             state["leftover"] = None
-        resume_at = state.get("source")
+        # Records are deleted 25 a batch across sources (a table's write shards are one
+        # source each, a few records apiece): ceil(N/25) batches, not one part-filled batch
+        # per shard. ``source``/``key`` name the last record deleted: a pause or a
+        # throttled batch resumes right after it, and reads again what was read but not deleted.
+        resume_at, resume_key = state.get("source"), state.get("key")
+        batch: list[tuple[Source, Key]] = []
+        finished: list[Source] = []  # read to the end; told once their last records are gone
+
+        def flush() -> StepOutcome | None:
+            if progress.stop():
+                return StepOutcome.paused
+            progress.batches += 1
+            step["matched"] += len(batch)
+            last_source, last_record = batch[-1]
+            reached = {"source": last_source.name, "key": last_source.position_of(last_record)}
+            if not dry_run:
+                keys = [source.key_of(record) for source, record in batch]
+                step["objects_deleted"] += purger.before_delete(keys)
+                left = engine.delete(last_source.table, keys)
+                step["deleted"] += len(keys) - len(left)
+                if left:
+                    state.update(reached, leftover={"table": last_source.table, "keys": left})
+                    return StepOutcome.throttled
+                for source in finished:
+                    purger.after_source(source, cutoff)
+            state.update(reached)
+            batch.clear()
+            finished.clear()
+            return None
+
         for source in purger.sources(cutoff):
             if resume_at is not None and source.name < resume_at:
                 continue
-            position: Key | None = state.get("key") if source.name == resume_at else None
-            state.update(source=source.name, key=position)
+            position: Key | None = resume_key if source.name == resume_at else None
             while True:
                 items, last_key = engine.page(source, position)
-                for chunk in chunks(items):
-                    if progress.stop():
-                        state["key"] = position
-                        return StepOutcome.paused
-                    progress.batches += 1
-                    step["matched"] += len(chunk)
-                    if not dry_run:
-                        keys = [source.key_of(record) for record in chunk]
-                        step["objects_deleted"] += purger.before_delete(keys)
-                        left = engine.delete(source.table, keys)
-                        step["deleted"] += len(keys) - len(left)
-                        if left:
-                            state.update(
-                                key=source.position_of(chunk[-1]), leftover={"table": source.table, "keys": left}
-                            )
-                            return StepOutcome.throttled
-                    position = source.position_of(chunk[-1])
-                    state["key"] = position
+                for record in items:
+                    if batch and batch[0][0].table != source.table:
+                        outcome = flush()
+                        if outcome is not None:
+                            return outcome
+                    batch.append((source, record))
+                    if len(batch) == BATCH_WRITE_LIMIT:
+                        outcome = flush()
+                        if outcome is not None:
+                            return outcome
                 if not last_key:
                     break
                 position = last_key
-                state["key"] = position
-            if not dry_run:
+            finished.append(source)
+        if batch:
+            outcome = flush()
+            if outcome is not None:
+                return outcome
+        if not dry_run:
+            for source in finished:
                 purger.after_source(source, cutoff)
-            resume_at = None
-            state.update(key=None)
         state.update(source=None, key=None)
         step.update(status=StepStatus.completed.value)
         return StepOutcome.done

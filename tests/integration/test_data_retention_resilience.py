@@ -149,7 +149,8 @@ def test_a_tiny_time_budget_resumes_where_it_stopped_with_exact_counts(
     assert run.status.value == "completed"
     counts = {result.category: (result.matched, result.deleted, result.objects_deleted) for result in run.categories}
     assert counts == {"audit_logs": (130, 130, 0), "notifications": (70, 70, 0), "export_jobs": (40, 40, 80)}
-    expected_batches = sum(math.ceil(n / 7) for n in (50, 50, 30, 70 // 3, 70 - 70 // 3, 40))
+    # Batches are filled to 25 across pages and sources (days, statuses, write shards).
+    expected_batches = sum(math.ceil(n / 25) for n in (130, 70, 40))
     assert invocations >= expected_batches, "one batch per invocation"
     assert len(purge_messages()) == invocations - 1, "each unfinished invocation queued the next one"
     assert len(audit_times()) == 7
@@ -318,3 +319,25 @@ def test_calls_are_the_batch_floor_plus_query_pages_whatever_the_table_size(admi
     # 2 + 2 batches of 25, as many for their contents, and one Query page per shard of each status.
     assert counting.calls == {"BatchWriteItem": 4 + 4, "Query": 2 * 4}
     assert "Scan" not in counting.calls
+
+
+def test_batches_are_filled_across_write_shards(admin: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALHALLA_WRITE_SHARDS", "32")
+    reset_settings()
+    for item_id in range(1, 131):
+        expired = item_id <= 110
+        add_outbox(item_id, "sent" if item_id % 2 else "failed", ago(60 if expired else 5, minutes=item_id))
+    set_policy(admin, "notifications", 30)
+    run_id = new_run(admin)
+    counting = CountingClient(aws.client("dynamodb"))
+    retention()._engine = lambda: DynamoPurgeEngine(counting)
+    try:
+        run = retention().process_run(run_id, Unlimited())
+    finally:
+        counting.close()
+    assert run is not None and run.categories[0].deleted == 110
+    # 110 expired records over 64 partitions (2 statuses x 32 shards) of one to three each:
+    # ceil(110/25) = 5 full batches of states (not one per partition), 5 of their contents,
+    # and one Query page per partition.
+    assert counting.calls == {"BatchWriteItem": 5 + 5, "Query": 2 * 32}
+    assert outbox_ids() == set(range(111, 131))
