@@ -53,15 +53,20 @@ def create_channel(call: Call) -> CreatedChannel:
     notify_api, role=Role.viewer, query="notifications.ChannelQuery", response=PageOf("notifications.ChannelView")
 )
 def list_channels(call: Call) -> dict[str, Any]:
-    """List channels by id, filtered by active and channel_type."""
-    return page_body(*get_deps().notifications.list_channels(call.query()))
+    """List channels by id, filtered by active and channel_type (below admin, webhook URLs without path and query)."""
+    from chalicelib.domain.disclosure import channel_for
+
+    channels, cursor = get_deps().notifications.list_channels(call.query())
+    return page_body([channel_for(call.principal.role, channel) for channel in channels], cursor)
 
 
 @notify_api.route("/channels/{channel_id}", methods=["GET"])
 @endpoint(notify_api, role=Role.viewer, response="notifications.ChannelView", errors=(404,))
 def get_channel(call: Call, channel_id: str) -> ChannelView:
-    """One channel (never its signing secret)."""
-    return get_deps().notifications.get_channel(path_id(channel_id, "channel_id"))
+    """One channel (never its signing secret; below admin, a webhook URL without its path and query)."""
+    from chalicelib.domain.disclosure import channel_for
+
+    return channel_for(call.principal.role, get_deps().notifications.get_channel(path_id(channel_id, "channel_id")))
 
 
 @notify_api.route("/channels/{channel_id}", methods=["PATCH"])
@@ -123,14 +128,20 @@ def enqueue(call: Call) -> Reply:
 )
 def list_notifications(call: Call) -> dict[str, Any]:
     """List notifications newest first, filtered by status and channel_id."""
-    return page_body(*get_deps().notifications.list_notifications(call.query()))
+    from chalicelib.domain.disclosure import notification_for
+
+    notifications, cursor = get_deps().notifications.list_notifications(call.query())
+    return page_body([notification_for(call.principal.role, view) for view in notifications], cursor)
 
 
 @notify_api.route("/{notification_id}", methods=["GET"])
 @endpoint(notify_api, role=Role.viewer, response="notifications.NotificationDetail", errors=(404,))
 def get_notification(call: Call, notification_id: str) -> NotificationDetail:
-    """One notification with its attempt history."""
-    return get_deps().notifications.get_notification(path_id(notification_id, "notification_id"))
+    """One notification with its attempt history (a receiver's answer in its errors: admins only)."""
+    from chalicelib.domain.disclosure import notification_for
+
+    detail = get_deps().notifications.get_notification(path_id(notification_id, "notification_id"))
+    return notification_for(call.principal.role, detail)
 
 
 @notify_api.route("/{notification_id}/retry", methods=["POST"])
@@ -138,7 +149,9 @@ def get_notification(call: Call, notification_id: str) -> NotificationDetail:
 @shield
 def retry(call: Call, notification_id: str) -> NotificationView:
     """Send a failed notification again (back to pending; attempts keep counting)."""
+    from chalicelib.domain.disclosure import notification_for
+
     identifier = path_id(notification_id, "notification_id")
     view = get_deps().notifications.retry(identifier)
     call.audit("notification.retry", "notification", identifier, None)
-    return view
+    return notification_for(call.principal.role, view)

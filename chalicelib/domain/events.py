@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.clock import isoformat
 from chalicelib.domain.common import Schema
+from chalicelib.domain.disclosure import public_error
 
 EVENT_ID_PREFIX = "evt_"
 
@@ -246,6 +247,7 @@ def notification_failed(view: dict[str, Any]) -> tuple[dict[str, Any], str]:
         "channel_id": view["channel_id"],
         "channel_type": view["channel_type"],
         "attempts": view["attempts"],
-        "last_error": view.get("last_error"),
+        # Any viewer reads the event log, and subscriptions turn events into notifications: no receiver's answer.
+        "last_error": public_error(view.get("last_error")),
     }
     return data, f"notification:{view['id']}:failed:{view['attempts']}"

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.clock import isoformat
+from chalicelib.domain.disclosure import public_error, redact_urls
 from chalicelib.domain.exports import AuditExportFilter, NotificationExportFilter, Window
 from chalicelib.store.pagination import take
 
@@ -99,7 +100,7 @@ def _audit_row(item: Any) -> Row:
         "action": item.action,
         "resource_type": item.resource_type,
         "resource_id": item.resource_id,
-        "summary": item.summary,
+        "summary": redact_urls(item.summary),  # any viewer may download the file
         "request_id": item.request_id,
         "source_ip": item.source_ip,
         "actor_key_id": None if item.actor_key_id is None else int(item.actor_key_id),
@@ -173,6 +174,8 @@ def _notification_row(stored: Any) -> Row:
         value = getattr(source, column, None) if source is not None else None
         if column in ("id", "channel_id", "attempts") and value is not None:
             value = int(value)
+        if column == "last_error":
+            value = public_error(value)  # any viewer may download the file: no receiver's answer
         row[column] = value
     return row
 
