@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
+from rich.filesize import decimal
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TransferSpeedColumn,
+)
 
 from valhalla_cli.app import JsonFlag, api, app, parse_pairs
 from valhalla_cli.client import ApiClient, ApiFailure
@@ -41,16 +50,27 @@ def _progress(*extra: Any) -> Progress:
 
 
 def wait_for_export(client: ApiClient, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
-    """Poll the job until it finishes; people see a bar of rows written."""
-    with _progress(BarColumn(), TextColumn("{task.fields[rows]} rows")) as bar:
-        task = bar.add_task(f"export {job['id']} {job['status']}", total=None, rows=0, visible=not quiet)
+    """Poll the job until it finishes; people see rows and bytes written, and a bar toward the
+    source's segments (days, statuses) when there are several, else a pulsing one."""
+    columns = (BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[rows]} rows, {task.fields[size]}"))
+    with _progress(*columns) as bar:
+        task = bar.add_task(f"export {job['id']} {job['status']}", total=None, rows=0, size="0 B", visible=not quiet)
         while job["status"] not in FINISHED_JOB:
             time.sleep(POLL_SECONDS)
             job = client.get(f"/system/exports/{job['id']}")
-            rows = job["progress"]["rows_written"]
-            bar.update(task, description=f"export {job['id']} {job['status']}", rows=rows)
+            progress = job["progress"]
+            total = progress.get("segments_total")
+            bar.update(
+                task,
+                description=f"export {job['id']} {job['status']}",
+                rows=progress["rows_written"],
+                size=decimal(progress["bytes_uploaded"]),
+                total=total if total and total > 1 else None,
+                completed=progress.get("segments_read") or 0,
+            )
         done = job.get("row_count") or job["progress"]["rows_written"]
-        bar.update(task, description=f"export {job['id']} {job['status']}", rows=done, total=1, completed=1)
+        size = decimal(job.get("bytes") or job["progress"]["bytes_uploaded"])
+        bar.update(task, description=f"export {job['id']} {job['status']}", rows=done, size=size, total=1, completed=1)
     return job
 
 

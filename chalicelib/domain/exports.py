@@ -317,6 +317,30 @@ class ExportProgress(Schema):
     parts_uploaded: int = Field(description="Parts of the S3 multipart upload stored so far.")
     bytes_uploaded: int = Field(description="Compressed bytes stored so far.")
     invocations: int = Field(description="Worker invocations the job has used (more than one: it was resumed).")
+    segments_read: int | None = Field(
+        default=None, description="Parts of the source read in full (audit-log days, outbox statuses)."
+    )
+    segments_total: int | None = Field(
+        default=None, description="Parts of the source, known before the first row; null until the first progress."
+    )
+    fraction: float | None = Field(
+        default=None,
+        description="segments_read / segments_total (1 when completed); null while unknown. A rough share when "
+        "parts differ in size: rows_written and bytes_uploaded are exact.",
+    )
+
+
+def segment_progress(status: str, read: Any, total: Any) -> dict[str, Any]:
+    """The progress fields of a job that read ``read`` of ``total`` source segments (stored numbers or None)."""
+    total = int(total) if total is not None else None
+    if status == JobStatus.completed.value:
+        return {"segments_read": total, "segments_total": total, "fraction": 1.0}
+    read = int(read) if read is not None else None
+    return {
+        "segments_read": read,
+        "segments_total": total,
+        "fraction": round(read / total, 4) if read is not None and total else None,
+    }
 
 
 class ExportJobView(Schema):

@@ -38,6 +38,17 @@ class QuerySource:
         self.convert = convert
         self.columns = columns
 
+    def progress(self, after: Cursor | None) -> tuple[int, int]:
+        """(segments read in full, segments) at the position ``after`` (``None``: the end).
+
+        The count of segments is known before the first row (audit-log days, outbox
+        statuses): a total toward which progress shows without counting rows first.
+        """
+        total = len(self.segments)
+        if after is None:
+            return total, total
+        return sum(1 for segment in self.segments if segment.name < after["segment"]), total
+
     def pages(self, cursor: Cursor | None, page_rows: int) -> Iterator[Page]:
         """Pages of rows, each with the position after it (``None`` after the last one)."""
         segments = self.segments
@@ -69,6 +80,9 @@ class StaticSource:
     def __init__(self, build: Callable[[], list[Row]], columns: list[str]) -> None:
         self.build = build
         self.columns = columns
+
+    def progress(self, after: Cursor | None) -> tuple[int, int]:
+        return (1 if after is None else 0), 1
 
     def pages(self, cursor: Cursor | None, page_rows: int) -> Iterator[Page]:
         yield self.build(), None

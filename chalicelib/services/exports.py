@@ -18,16 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.clock import Clock, isoformat, parse_iso
+from chalicelib.clock import Clock, isoformat
 from chalicelib.domain.common import SYSTEM_PRINCIPAL, Principal
 from chalicelib.domain.errors import Busy, Conflict, InvalidField, NotFound, Problem
 from chalicelib.domain.exports import (
     FINISHED,
     CreateExport,
     DownloadLink,
-    ExportFormat,
     ExportJobView,
-    ExportProgress,
     JobStatus,
     StatusUpdate,
     clip,
@@ -43,6 +41,7 @@ from chalicelib.domain.jsonsafe import safe_dump
 from chalicelib.exporting.multipart import abort_upload
 from chalicelib.logs import get_logger
 from chalicelib.services.event_sources import announce_export
+from chalicelib.services.export_views import job_view
 from chalicelib.services.idempotency import Idempotency
 from chalicelib.settings import Settings
 from chalicelib.store.base import conditional_failed
@@ -53,38 +52,6 @@ from chalicelib.store.pagination import query_page
 
 COUNTER = "export_jobs"
 IDEMPOTENCY_SCOPE = "exports"
-
-
-def _time(value: str | None) -> Any:
-    return parse_iso(value) if value else None
-
-
-def job_view(item: ExportJobItem) -> ExportJobView:
-    return ExportJobView(
-        id=int(item.id),
-        job_type=item.job_type,
-        status=JobStatus(item.status),
-        format=ExportFormat(item.format or "jsonl"),
-        filter_params=item.filter_params,
-        requested_by=item.requested_by,
-        principal=item.principal,
-        notify_channel_id=int(item.notify_channel_id) if item.notify_channel_id is not None else None,
-        created_at=parse_iso(item.created_at),
-        started_at=_time(item.started_at),
-        completed_at=_time(item.completed_at),
-        updated_at=parse_iso(item.updated_at),
-        storage_url=item.storage_url,
-        manifest_url=item.manifest_url,
-        error_message=item.error_message,
-        row_count=int(item.row_count) if item.row_count is not None else None,
-        bytes=int(item.bytes) if item.bytes is not None else None,
-        progress=ExportProgress(
-            rows_written=int(item.rows_written or 0),
-            parts_uploaded=int(item.parts_uploaded or 0),
-            bytes_uploaded=int(item.bytes_uploaded or 0),
-            invocations=int(item.invocations or 0),
-        ),
-    )
 
 
 class ExportJobs:

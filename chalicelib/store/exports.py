@@ -72,6 +72,9 @@ class ExportJobItem(Model):
     parts_uploaded = NumberAttribute(default=0)
     bytes_uploaded = NumberAttribute(default=0)
     invocations = NumberAttribute(default=0)
+    # Segments of the source read in full, of how many (days, statuses): progress toward a known total.
+    segments_read = NumberAttribute(null=True)
+    segments_total = NumberAttribute(null=True)
     # The worker's position after the last stored part (see chalicelib.workers.exports).
     checkpoint = JSONAttribute(null=True)
     # Fencing: each claim increments run_seq; writes of a run are conditional on it.

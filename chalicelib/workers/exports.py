@@ -55,7 +55,7 @@ from chalicelib.exporting.encoders import Encoder, encoder_for
 from chalicelib.exporting.job_sources import source_for
 from chalicelib.exporting.manifest import build_manifest, manifest_bytes
 from chalicelib.exporting.multipart import SSE, GzipPartWriter, UploadState, abort_upload, error_code, stream_sha256
-from chalicelib.exporting.runs import Busy, Checkpoint, HandOffFailed, Run, Stopped, describe, run_seconds
+from chalicelib.exporting.runs import Busy, Checkpoint, HandOffFailed, Run, Stopped, describe, position, run_seconds
 from chalicelib.exporting.sources import (
     QuerySource,
     StaticSource,
@@ -177,7 +177,7 @@ class ExportWorker:
                 raise Stopped() from None
             raise
 
-    def _save_checkpoint(self, run: Run, checkpoint: Checkpoint) -> None:
+    def _save_checkpoint(self, run: Run, checkpoint: Checkpoint, *progress: Any) -> None:
         self._guarded_update(
             run,
             [
@@ -185,6 +185,7 @@ class ExportWorker:
                 ExportJobItem.rows_written.set(checkpoint.rows),
                 ExportJobItem.parts_uploaded.set(len(checkpoint.upload.etags)),
                 ExportJobItem.bytes_uploaded.set(checkpoint.upload.bytes_uploaded),
+                *progress,
             ],
         )
         run.checkpoint = checkpoint
@@ -238,10 +239,10 @@ class ExportWorker:
             due = pages_since_save >= self.checkpoint_pages
             # A new multipart upload is saved at once, so that no run can lose track of it.
             if unsaved and (due or short or unsaved.upload.upload_id != checkpoint.upload.upload_id):
-                self._save_checkpoint(run, unsaved)
+                self._save_checkpoint(run, unsaved, *position(source, unsaved.cursor))
                 checkpoint, unsaved, stored_here, pages_since_save = unsaved, None, True, 0
             elif due:  # progress, and the write that sees a cancel within the bound
-                self._guarded_update(run, [ExportJobItem.rows_written.set(rows)])
+                self._guarded_update(run, [ExportJobItem.rows_written.set(rows), *position(source, after)])
                 pages_since_save = 0
             if stored_here and short:
                 return self._hand_off(run)

@@ -23,7 +23,15 @@ from chalicelib.store.exports import ExportJobItem
 from chalicelib.store.notifications import OutboxItem
 from chalicelib.store.outbox import status_key
 from chalicelib.workers.exports import ExportWorker, handle_export_event, run_export_message
-from tests.export_support import drain, keys_under, open_uploads, read_manifest, read_object, read_rows
+from tests.export_support import (
+    drain,
+    keys_under,
+    open_uploads,
+    queued_messages,
+    read_manifest,
+    read_object,
+    read_rows,
+)
 from tests.support import Api
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -281,6 +289,28 @@ def test_a_tiny_time_budget_resumes_across_invocations_without_loss_or_duplicate
     assert len(set(ids)) == len(ids) == job["row_count"] == 120
     check_manifest(job)
     assert open_uploads() == []
+
+
+def test_a_running_export_shows_progress_toward_its_days(api: Api, small_parts: None) -> None:
+    """An audit export of 4 days, resumed after every part: each look at the job shows days read of 4."""
+    seed_audit(days=4, per_day=30)
+    worker = ExportWorker(get_deps(), part_bytes=400, page_rows=7, mem_level=1)
+    job_id = api.post("/system/exports/", ALL_AUDIT).json["id"]
+    seen = []
+    outcome = "yielded"
+    while outcome == "yielded" and len(seen) < 500:
+        (body,) = queued_messages()  # each invocation stores a part and hands the job to the next
+        outcome = run_export_message(body, lambda: 0.0, worker)
+        progress = api.get(f"/system/exports/{job_id}").json["progress"]
+        seen.append((progress["segments_read"], progress["segments_total"], progress["fraction"]))
+    job = api.get(f"/system/exports/{job_id}").json
+    assert job["status"] == "completed" and job["progress"]["fraction"] == 1.0
+    running = seen[:-1]
+    assert running and all(total == 4 for _, total, _ in running)
+    fractions = [fraction for _, _, fraction in running]
+    assert fractions == sorted(fractions) and fractions[0] < 0.5 and 0.5 <= fractions[-1] < 1
+    assert {read for read, _, _ in running} >= {0, 1, 2, 3}
+    assert seen[-1] == (4, 4, 1.0)
 
 
 def test_cancel_mid_run_stops_at_the_next_page_and_leaves_nothing(api: Api, small_parts: None) -> None:

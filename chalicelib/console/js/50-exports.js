@@ -1,12 +1,25 @@
 /* Exports: start one (operator), live progress while running, download when completed. */
 "use strict";
 
+V.bytes = function (count) {
+  if (count < 1024) return count + " B";
+  return count < 1048576 ? (count / 1024).toFixed(1) + " KiB" : (count / 1048576).toFixed(1) + " MiB";
+};
+
+/* A running job's bar moves toward its known total (the days or statuses its source reads);
+   with one segment there is none, and the bar stays indeterminate beside rows and bytes. */
 V.exportProgress = function (job) {
   var bar = V.h("progress", { max: 100, "data-job": job.id });
-  var label;
+  var label, p = job.progress;
   if (job.status === "completed") { bar.value = 100; label = "100 %"; }
   else if (job.status === "failed") { bar.value = 0; label = "failed"; }
-  else if (job.status === "running") { label = job.progress.rows_written + " rows"; }
+  else if (job.status === "running") {
+    label = p.rows_written + " rows, " + V.bytes(p.bytes_uploaded);
+    if (p.fraction !== null && p.fraction !== undefined && p.segments_total > 1) {
+      bar.value = Math.round(p.fraction * 100);
+      label = bar.value + " % (" + p.segments_read + " of " + p.segments_total + " parts read), " + label;
+    }
+  }
   else { bar.value = 0; label = "0 %"; }
   return V.h("td", { class: "progress-cell" }, bar, " ", V.h("span", { class: "progress-label", "data-job": job.id, text: label }));
 };
