@@ -170,6 +170,13 @@ def test_an_operator_clicks_through_the_console(browser: WebDriver, stack: Stack
     submit(driver, "edit-sub-form")
     toast(driver, "saved")
     wait_for(lambda: "export.*" in driver.find_element(By.ID, "subscriptions").text, "the edited subscription")
+    filter_and_event = {
+        "test-filter": '{"data.mode": {"$in": ["read_only", "maintenance"]}}',
+        "test-event": '{"id": "evt_1", "type": "maintenance.changed", "data": {"mode": "read_only"}}',
+    }
+    fill(driver, filter_and_event)
+    submit(driver, "filter-test-form")
+    wait_for(lambda: "does not" not in (v := driver.find_element(By.ID, "filter-verdict").text) and v, "the verdict")
     driver.save_screenshot(str(SHOTS / "events.png"))
 
     # An export whose progress reaches 100 %, then downloaded.

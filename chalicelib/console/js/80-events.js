@@ -47,7 +47,21 @@ V.pages.events = async function (section) {
 
   V.append(section, V.h("h1", { text: "Events" }));
   if (V.can("admin")) section.appendChild(subscriptionForm(null));
-  V.append(section, [subsSlot, editor, logSlot, typesSlot]);
+  V.append(section, [subsSlot, editor, logSlot, typesSlot, filterTester()]);
+
+  /* Whether a filter takes an event, before a subscription uses it (writes nothing). */
+  function filterTester() {
+    var verdict = V.h("p", { id: "filter-verdict", class: "muted" });
+    return V.h("div", { class: "card" }, V.h("h2", { text: "Test a filter" }), V.form([
+      { name: "filter", label: "Filter (JSON)", id: "test-filter", multiline: true, required: true, placeholder: '{"data.status": "failed"}' },
+      { name: "event", label: "Event (JSON; a log row shows one)", id: "test-event", multiline: true, required: true,
+        placeholder: '{"id": "evt_1", "type": "export.failed", "data": {"status": "failed"}}' },
+    ], "Test", async function (values) {
+      var answer = await V.post("/system/events/filters/test",
+        { filter: V.parseJson(values.filter, "The filter"), event: V.parseJson(values.event, "The event") });
+      verdict.textContent = answer.matches ? "The filter matches this event." : "The filter does not match this event.";
+    }, "filter-test-form"), verdict);
+  }
 
   /* The create form, or (with a subscription) the edit form: the same fields, POST or PATCH. */
   function subscriptionForm(sub) {
@@ -59,7 +73,7 @@ V.pages.events = async function (section) {
       { name: "event_types", label: "Event types (a trailing * takes a family)", id: prefix + "types", required: true,
         placeholder: "export.*, maintenance.changed", value: sub ? sub.event_types.join(", ") : undefined },
       { name: "filter", label: "Filter (JSON, optional)", id: prefix + "filter", multiline: true,
-        placeholder: '{"data.status": ["failed"]}', value: sub && sub.filter ? JSON.stringify(sub.filter) : undefined },
+        placeholder: '{"data.status": "failed"}', value: sub && sub.filter ? JSON.stringify(sub.filter) : undefined },
       { name: "enabled", label: "Enabled", id: prefix + "enabled", options: ["true", "false"] },
     ].filter(Boolean), sub ? "Save" : "Create subscription", async function (values, node) {
       var body = {
