@@ -153,12 +153,14 @@ def test_filter(call: Call) -> FilterResult:
     return FilterResult(matches=event_filters.matches(request.filter, request.event))
 
 
-def event_view(item: EventItem) -> EventView:
+def event_view(item: EventItem, role: Role) -> EventView:
+    from chalicelib.domain.disclosure import event_data_for
     from chalicelib.domain.event_subscriptions import EventView
     from chalicelib.services.events import stored_envelope
 
+    envelope = stored_envelope(item)
     return EventView(
-        **stored_envelope(item),
+        **{**envelope, "data": event_data_for(role, envelope.get("data"))},
         notification_ids=[int(value) for value in item.notification_ids or []],
         fanout="pending" if item.fanout_state else "done",
     )
@@ -181,14 +183,14 @@ def list_events(call: Call) -> dict[str, Any]:
     since = isoformat(query.since) if query.since else None
     until = isoformat(query.until) if query.until else None
     items, cursor = get_deps().events.log.page(query.type, since, until, query.limit, query.cursor)
-    return page_body([event_view(item) for item in items], cursor)
+    return page_body([event_view(item, call.principal.role) for item in items], cursor)
 
 
 @events_api.route("/{event_id}", methods=["GET"])
 @endpoint(events_api, role=Role.viewer, response="event_subscriptions.EventView", errors=(404,))
 def get_event(call: Call, event_id: str) -> EventView:
     """One event with the notifications it made."""
-    return event_view(get_deps().events.get(_event_id(event_id)))
+    return event_view(get_deps().events.get(_event_id(event_id)), call.principal.role)
 
 
 @events_api.route("/{event_id}/resend", methods=["POST"])

@@ -73,5 +73,12 @@ def notification_for(role: Role, view: V) -> V:
     return view.model_copy(update=update)
 
 
+def event_data_for(role: Role, data: Any) -> Any:
+    """An event's data; a ``notification.failed`` stored before errors were cut at emission is cut here."""
+    if sees_secrets(role) or not isinstance(data, dict) or not data.get("last_error"):
+        return data
+    return {**data, "last_error": public_error(data["last_error"])}
+
+
 def audit_summary_for(role: Role, summary: Any) -> Any:
     return summary if sees_secrets(role) else redact_urls(summary)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from chalicelib.deps import get_deps
 from chalicelib.domain.common import Role
 from tests.export_support import drain, read_object
 from tests.notify_support import create_channel, enqueue, pump_until_idle
@@ -104,3 +105,15 @@ def test_item16_admins_still_see_the_receivers_answer(api: Api, failing_receiver
     assert detail["last_error"].startswith("HTTP 403") and "hunter2" in detail["last_error"]
     assert "hunter2" in detail["history"][-1]["error"]
     assert "hunter2" in api.get("/system/notify").json["items"][0]["last_error"]
+
+
+def test_item16_a_failure_event_stored_with_the_answer_is_cut_for_viewers(api: Api, tokens: dict[Role, str]) -> None:
+    # As a release before this change stored it: the receiver's text in the event's data.
+    data = {"notification_id": 7, "channel_id": 1, "channel_type": "webhook", "attempts": 8}
+    get_deps().events.emit("notification.failed", {**data, "last_error": "HTTP 500: " + LEAK.decode()}, key="old:7")
+
+    listed = api.as_(tokens[Role.viewer]).get("/system/events?type=notification.failed").json["items"]
+    one = api.as_(tokens[Role.operator]).get(f"/system/events/{listed[0]['id']}").json
+
+    assert listed[0]["data"]["last_error"] == one["data"]["last_error"] == "HTTP 500 Internal Server Error"
+    assert "hunter2" in api.get(f"/system/events/{listed[0]['id']}").json["data"]["last_error"]
