@@ -35,7 +35,7 @@ def source_for(item: ExportJobItem, deps: Deps, now: str) -> QuerySource | Stati
 
 
 def _policies() -> list[dict[str, Any]]:
-    from chalicelib.store.retention import POLICY_KIND, PolicyItem
+    from chalicelib.store.retention import PolicyRepo
 
     return [
         {
@@ -48,5 +48,5 @@ def _policies() -> list[dict[str, Any]]:
             "created_at": item.created_at,
             "updated_at": item.updated_at,
         }
-        for item in PolicyItem.by_kind.query(POLICY_KIND, page_size=100)
+        for item in PolicyRepo().all()
     ]

@@ -79,10 +79,10 @@ class Run:
         return self.checkpoint.upload.upload_id
 
 
-def position(source: QuerySource | StaticSource, after: dict[str, Any] | None) -> list[Any]:
+def position(source: QuerySource | StaticSource, after: dict[str, Any] | None) -> dict[str, Any]:
     """The job's segment progress at ``after``, written beside its row count (no extra write)."""
     read, total = source.progress(after)
-    return [ExportJobItem.segments_read.set(read), ExportJobItem.segments_total.set(total)]
+    return {"segments_read": read, "segments_total": total}
 
 
 def describe(exc: Exception) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.audit import AuditEvent, AuditQuery, redact
 from chalicelib.domain.common import Principal, RequestInfo
-from chalicelib.store.audit import AUDIT_DAYS_KEY, AuditDays, AuditItem, AuditRepo
+from chalicelib.store.audit import AuditItem, AuditRepo
 from chalicelib.store.cursors import scope_of
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 
@@ -77,18 +77,14 @@ class AuditLog:
         # One extra write per container per day, so a purge can list partitions without a Scan.
         if day in self._known_days:
             return
-        AuditDays(AUDIT_DAYS_KEY).update(actions=[AuditDays.days.add({day})])
+        self.repo.add_day(day)
         self._known_days.add(day)
 
     def known_days(self) -> list[str]:
-        try:
-            item = AuditDays.get(AUDIT_DAYS_KEY, consistent_read=True)
-        except AuditDays.DoesNotExist:
-            return []
-        return sorted(item.days or [])
+        return self.repo.days()
 
     def forget_day(self, day: str) -> None:
-        AuditDays(AUDIT_DAYS_KEY).update(actions=[AuditDays.days.delete({day})])
+        self.repo.remove_day(day)
         self._known_days.discard(day)
 
     def search(self, query: AuditQuery) -> tuple[list[AuditEvent], str | None]:

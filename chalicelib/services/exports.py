@@ -16,7 +16,6 @@ from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
-from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.clock import Clock, isoformat
 from chalicelib.domain.common import SYSTEM_PRINCIPAL, Principal
@@ -44,11 +43,10 @@ from chalicelib.services.event_sources import announce_export
 from chalicelib.services.export_views import job_view
 from chalicelib.services.idempotency import Idempotency
 from chalicelib.settings import Settings
-from chalicelib.store.base import conditional_failed
+from chalicelib.store.base import StorageError
 from chalicelib.store.counters import IdAllocator
 from chalicelib.store.cursors import scope_of
-from chalicelib.store.exports import KIND, ExportJobItem
-from chalicelib.store.pagination import query_page
+from chalicelib.store.exports import KIND, ExportJobItem, ExportJobRepo
 
 COUNTER = "export_jobs"
 IDEMPOTENCY_SCOPE = "exports"
@@ -65,7 +63,9 @@ class ExportJobs:
         sqs: Callable[[], Any] | None = None,
         notifications: Callable[[], Any] | None = None,
         presigner: Callable[[], Any] | None = None,
+        repo: ExportJobRepo | None = None,
     ) -> None:
+        self.repo = repo or ExportJobRepo()
         self.settings = settings
         self.clock = clock
         self.ids = ids
@@ -188,7 +188,7 @@ class ExportJobs:
             created_at=now,
             updated_at=now,
         )
-        item.save(condition=ExportJobItem.id.does_not_exist())
+        self.repo.create(item)
         if is_built_in(request.job_type):
             try:
                 self.send_to_worker(int(item.id))
@@ -204,10 +204,10 @@ class ExportJobs:
     # --- read ----------------------------------------------------------------------
 
     def item(self, job_id: int, consistent: bool = True) -> ExportJobItem:
-        try:
-            return ExportJobItem.get(job_id, consistent_read=consistent)
-        except DoesNotExist:
-            raise NotFound(f"Export job {job_id} not found.") from None
+        item = self.repo.get(job_id, consistent)
+        if item is None:
+            raise NotFound(f"Export job {job_id} not found.")
+        return item
 
     def get(self, job_id: int) -> ExportJobView:
         return job_view(self.item(job_id))
@@ -215,19 +215,9 @@ class ExportJobs:
     def page(
         self, status: JobStatus | None, job_type: str | None, limit: int, cursor: str | None
     ) -> tuple[list[ExportJobView], str | None]:
-        """Newest first, each filter served by an index (``by_type`` with a status filter for both)."""
-
-        def run(**page: Any) -> Any:
-            if job_type is not None:
-                condition = ExportJobItem.status == status.value if status is not None else None
-                return ExportJobItem.by_type.query(
-                    job_type, filter_condition=condition, scan_index_forward=False, **page
-                )
-            if status is not None:
-                return ExportJobItem.by_status.query(status.value, scan_index_forward=False, **page)
-            return ExportJobItem.by_created.query(KIND, scan_index_forward=False, **page)
-
-        return query_page(run, limit, cursor, job_view, scope_of("exports", status=status, job_type=job_type))
+        """Newest first, filtered by status and job type."""
+        scope = scope_of("exports", status=status, job_type=job_type)
+        return self.repo.page(status.value if status else None, job_type, limit, cursor, job_view, scope)
 
     # --- status changes ------------------------------------------------------------
 
@@ -245,19 +235,15 @@ class ExportJobs:
         if misplaced(self.bucket, job_id, update.storage_url):
             raise InvalidField("storage_url", f"In this bucket a job's files are under {job_prefix(job_id)} only.")
         now = isoformat(self.clock())
-        actions: list[Any] = [ExportJobItem.status.set(update.status.value), ExportJobItem.updated_at.set(now)]
+        fields: dict[str, Any] = {"status": update.status.value, "updated_at": now}
         if update.status is JobStatus.running:
-            actions.append(ExportJobItem.started_at.set(now))
+            fields["started_at"] = now
         if update.status is JobStatus.completed:
-            actions += [ExportJobItem.completed_at.set(now), ExportJobItem.storage_url.set(update.storage_url or "")]
+            fields.update(completed_at=now, storage_url=update.storage_url or "")
         if update.status is JobStatus.failed:
-            actions.append(ExportJobItem.error_message.set(update.error_message or "Reported failed by its worker."))
-        try:
-            item.update(actions=actions, condition=ExportJobItem.status == current.value)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                raise Conflict(f"Export job {job_id} changed status meanwhile; read it and try again.") from None
-            raise
+            fields["error_message"] = update.error_message or "Reported failed by its worker."
+        if not self.repo.change(item, fields, status_is=current.value):
+            raise Conflict(f"Export job {job_id} changed status meanwhile; read it and try again.")
         if update.status in FINISHED:
             self.notify_finished(item)
         return job_view(item)
@@ -270,36 +256,30 @@ class ExportJobs:
             raise Conflict(f"Export job {job_id} is already {current.value}.")
         moment = self.clock()
         message = f"Cancelled by {principal.name} at {isoformat(moment)}."
-        try:
-            item.update(
-                actions=[
-                    ExportJobItem.status.set(JobStatus.failed.value),
-                    ExportJobItem.error_message.set(message),
-                    ExportJobItem.updated_at.set(isoformat(moment)),
-                    ExportJobItem.lease_until.remove(),
-                ],
-                condition=ExportJobItem.status == current.value,
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                raise Conflict(f"Export job {job_id} changed status meanwhile; read it and try again.") from None
-            raise
+        fields = {
+            "status": JobStatus.failed.value,
+            "error_message": message,
+            "updated_at": isoformat(moment),
+            "lease_until": None,
+        }
+        if not self.repo.change(item, fields, status_is=current.value):
+            raise Conflict(f"Export job {job_id} changed status meanwhile; read it and try again.")
         self.discard_upload(item)
         self.notify_finished(item)
         return job_view(item)
 
     def _finish_failed(self, item: ExportJobItem, message: str) -> None:
+        fields = {
+            "status": JobStatus.failed.value,
+            "error_message": clip(message),
+            "updated_at": isoformat(self.clock()),
+        }
         try:
-            item.update(
-                actions=[
-                    ExportJobItem.status.set(JobStatus.failed.value),
-                    ExportJobItem.error_message.set(clip(message)),
-                    ExportJobItem.updated_at.set(isoformat(self.clock())),
-                ],
-                condition=ExportJobItem.status == item.status,
-            )
-        except UpdateError:
-            get_logger().exception("could not mark export job failed", extra={"job_id": int(item.id)})
+            changed = self.repo.change(item, fields, status_is=item.status)
+        except StorageError:
+            changed = False
+        if not changed:
+            get_logger().error("could not mark export job failed", extra={"job_id": int(item.id)})
 
     def discard_upload(self, item: ExportJobItem) -> None:
         """Abort a job's unfinished multipart upload (best effort: the worker aborts it too)."""

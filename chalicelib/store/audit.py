@@ -88,6 +88,20 @@ def day_partitions(day: str) -> list[str]:
 
 
 class AuditRepo:
+    def add_day(self, day: str) -> None:
+        """List ``day`` among the days that hold events (a purge lists partitions without a Scan)."""
+        AuditDays(AUDIT_DAYS_KEY).update(actions=[AuditDays.days.add({day})])
+
+    def remove_day(self, day: str) -> None:
+        AuditDays(AUDIT_DAYS_KEY).update(actions=[AuditDays.days.delete({day})])
+
+    def days(self) -> list[str]:
+        try:
+            item = AuditDays.get(AUDIT_DAYS_KEY, consistent_read=True)
+        except AuditDays.DoesNotExist:
+            return []
+        return sorted(item.days or [])
+
     def put(self, item: AuditItem) -> None:
         """Write one event on the next shard (round robin in this container: shards fill evenly)."""
         with _round_robin_lock:

@@ -8,11 +8,18 @@ cursor after the last row stored, the multipart upload and its parts.
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable
+from typing import Any
+
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, register
+from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.pagination import query_page
 
 KIND = "export_job"
 
@@ -84,3 +91,72 @@ class ExportJobItem(Model):
     by_status = JobsByStatus()
     by_type = JobsByType()
     by_created = JobsByCreated()
+
+
+class ExportJobRepo:
+    """Export jobs: created once, then changed only under a condition on their state."""
+
+    def create(self, item: ExportJobItem) -> None:
+        item.save(condition=ExportJobItem.id.does_not_exist())
+
+    def get(self, job_id: int, consistent: bool = True) -> ExportJobItem | None:
+        try:
+            return ExportJobItem.get(job_id, consistent_read=consistent)
+        except ExportJobItem.DoesNotExist:
+            return None
+
+    def page(
+        self,
+        status: str | None,
+        job_type: str | None,
+        limit: int,
+        cursor: str | None,
+        view: Callable[[ExportJobItem], Any],
+        scope: str,
+    ) -> tuple[list[Any], str | None]:
+        """Newest first, each filter served by an index (``by_type`` with a status filter for both)."""
+
+        def run(**page: Any) -> Any:
+            if job_type is not None:
+                condition = ExportJobItem.status == status if status is not None else None
+                return ExportJobItem.by_type.query(
+                    job_type, filter_condition=condition, scan_index_forward=False, **page
+                )
+            if status is not None:
+                return ExportJobItem.by_status.query(status, scan_index_forward=False, **page)
+            return ExportJobItem.by_created.query(KIND, scan_index_forward=False, **page)
+
+        return query_page(run, limit, cursor, view, scope)
+
+    def change(
+        self,
+        item: ExportJobItem,
+        fields: dict[str, Any],
+        *,
+        status_is: str | None = None,
+        run_seq: int | None = None,
+        lease_ended_by: str | None = None,
+    ) -> bool:
+        """Set ``fields`` on the job (a ``None`` value removes the attribute) if it still is
+        as the caller saw it: in ``status_is``, in run ``run_seq``, its lease ended by
+        ``lease_ended_by``. False, and nothing written, when it is not; ``item`` is
+        refreshed from the table when it is."""
+        actions = [
+            getattr(ExportJobItem, name).remove() if value is None else getattr(ExportJobItem, name).set(value)
+            for name, value in fields.items()
+        ]
+        conditions: list[Any] = []
+        if status_is is not None:
+            conditions.append(ExportJobItem.status == status_is)
+        if run_seq is not None:
+            conditions.append(ExportJobItem.run_seq == run_seq)
+        if lease_ended_by is not None:
+            conditions.append(ExportJobItem.lease_until.does_not_exist() | (ExportJobItem.lease_until < lease_ended_by))
+        condition = functools.reduce(operator.and_, conditions) if conditions else None
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True

@@ -37,8 +37,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.budget import Budget, LambdaBudget
 from chalicelib.clock import isoformat, parse_iso
 from chalicelib.deps import Deps, get_deps
@@ -63,7 +61,6 @@ from chalicelib.exporting.sources import (
 from chalicelib.logs import get_logger
 from chalicelib.queues import SqsQueue
 from chalicelib.services.exports import ExportJobs
-from chalicelib.store.base import conditional_failed
 from chalicelib.store.exports import ExportJobItem
 from chalicelib.workers.runner import DONE, Outcome, RetryIn, run_batch
 
@@ -139,27 +136,21 @@ class ExportWorker:
         now = self.clock()
         stamp = isoformat(now)
         lease = isoformat(now + timedelta(milliseconds=budget.seconds_left() * 1000, seconds=LEASE_GRACE_SECONDS))
-        actions: list[Any] = [
-            ExportJobItem.status.set(JobStatus.running.value),
-            ExportJobItem.run_seq.set(int(item.run_seq or 0) + 1),
-            ExportJobItem.lease_until.set(lease),
-            ExportJobItem.invocations.set(int(item.invocations or 0) + 1),
-            ExportJobItem.updated_at.set(stamp),
-        ]
+        fields: dict[str, Any] = {
+            "status": JobStatus.running.value,
+            "run_seq": int(item.run_seq or 0) + 1,
+            "lease_until": lease,
+            "invocations": int(item.invocations or 0) + 1,
+            "updated_at": stamp,
+        }
         if item.status == JobStatus.pending.value:
-            condition = ExportJobItem.status == JobStatus.pending.value
-            actions.append(ExportJobItem.started_at.set(stamp))
-        else:
-            condition = (
-                (ExportJobItem.status == JobStatus.running.value)
-                & (ExportJobItem.run_seq == int(item.run_seq or 0))
-                & (ExportJobItem.lease_until.does_not_exist() | (ExportJobItem.lease_until < stamp))
+            fields["started_at"] = stamp
+            claimed = self.jobs.repo.change(item, fields, status_is=JobStatus.pending.value)
+        else:  # a running job whose last invocation's lease has ended (it died or yielded)
+            claimed = self.jobs.repo.change(
+                item, fields, status_is=JobStatus.running.value, run_seq=int(item.run_seq or 0), lease_ended_by=stamp
             )
-        try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
+        if not claimed:
             current = self.jobs.item(int(item.id))
             wait = 5
             if current.status == JobStatus.running.value and current.lease_until:
@@ -167,26 +158,22 @@ class ExportWorker:
             raise Busy(int(item.id), wait) from None
         return Run(item, int(item.run_seq), Checkpoint.of(item))
 
-    def _guarded_update(self, run: Run, actions: list[Any]) -> None:
-        actions = [*actions, ExportJobItem.updated_at.set(isoformat(self.clock()))]
-        condition = (ExportJobItem.status == JobStatus.running.value) & (ExportJobItem.run_seq == run.seq)
-        try:
-            run.item.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                raise Stopped() from None
-            raise
+    def _guarded_update(self, run: Run, fields: dict[str, Any]) -> None:
+        """Write while this run still holds the job; :class:`Stopped` if it was cancelled or taken over."""
+        fields = {**fields, "updated_at": isoformat(self.clock())}
+        if not self.jobs.repo.change(run.item, fields, status_is=JobStatus.running.value, run_seq=run.seq):
+            raise Stopped()
 
-    def _save_checkpoint(self, run: Run, checkpoint: Checkpoint, *progress: Any) -> None:
+    def _save_checkpoint(self, run: Run, checkpoint: Checkpoint, progress: dict[str, Any] | None = None) -> None:
         self._guarded_update(
             run,
-            [
-                ExportJobItem.checkpoint.set(checkpoint.to_json()),
-                ExportJobItem.rows_written.set(checkpoint.rows),
-                ExportJobItem.parts_uploaded.set(len(checkpoint.upload.etags)),
-                ExportJobItem.bytes_uploaded.set(checkpoint.upload.bytes_uploaded),
-                *progress,
-            ],
+            {
+                "checkpoint": checkpoint.to_json(),
+                "rows_written": checkpoint.rows,
+                "parts_uploaded": len(checkpoint.upload.etags),
+                "bytes_uploaded": checkpoint.upload.bytes_uploaded,
+                **(progress or {}),
+            },
         )
         run.checkpoint = checkpoint
 
@@ -239,10 +226,10 @@ class ExportWorker:
             due = pages_since_save >= self.checkpoint_pages
             # A new multipart upload is saved at once, so that no run can lose track of it.
             if unsaved and (due or short or unsaved.upload.upload_id != checkpoint.upload.upload_id):
-                self._save_checkpoint(run, unsaved, *position(source, unsaved.cursor))
+                self._save_checkpoint(run, unsaved, position(source, unsaved.cursor))
                 checkpoint, unsaved, stored_here, pages_since_save = unsaved, None, True, 0
             elif due:  # progress, and the write that sees a cancel within the bound
-                self._guarded_update(run, [ExportJobItem.rows_written.set(rows), *position(source, after)])
+                self._guarded_update(run, {"rows_written": rows, **position(source, after)})
                 pages_since_save = 0
             if stored_here and short:
                 return self._hand_off(run)
@@ -250,7 +237,7 @@ class ExportWorker:
 
     def _hand_off(self, run: Run) -> ExportOutcome:
         """Release the lease (the checkpoint is saved) and ask for the next invocation."""
-        self._guarded_update(run, [ExportJobItem.lease_until.remove()])
+        self._guarded_update(run, {"lease_until": None})
         try:
             self.jobs.send_to_worker(run.job_id)
         except Exception as exc:
@@ -294,19 +281,19 @@ class ExportWorker:
         )
         self._guarded_update(
             run,
-            [
-                ExportJobItem.status.set(JobStatus.completed.value),
-                ExportJobItem.storage_url.set(storage_url),
-                ExportJobItem.manifest_url.set(manifest_url),
-                ExportJobItem.completed_at.set(completed_at),
-                ExportJobItem.row_count.set(rows),
-                ExportJobItem.bytes.set(size),
-                ExportJobItem.rows_written.set(rows),
-                ExportJobItem.parts_uploaded.set(max(1, len(writer.state.etags))),
-                ExportJobItem.bytes_uploaded.set(size),
-                ExportJobItem.checkpoint.remove(),
-                ExportJobItem.lease_until.remove(),
-            ],
+            {
+                "status": JobStatus.completed.value,
+                "storage_url": storage_url,
+                "manifest_url": manifest_url,
+                "completed_at": completed_at,
+                "row_count": rows,
+                "bytes": size,
+                "rows_written": rows,
+                "parts_uploaded": max(1, len(writer.state.etags)),
+                "bytes_uploaded": size,
+                "checkpoint": None,
+                "lease_until": None,
+            },
         )
         get_logger().info("export completed", extra={"job_id": run.job_id, "rows": rows, "bytes": size})
         self.deps.stats.record_export(item.job_type, "completed", rows, size, run_seconds(item, completed_at))
@@ -352,12 +339,12 @@ class ExportWorker:
         try:
             self._guarded_update(
                 run,
-                [
-                    ExportJobItem.status.set(JobStatus.failed.value),
-                    ExportJobItem.error_message.set(clip(message)),
-                    ExportJobItem.checkpoint.remove(),
-                    ExportJobItem.lease_until.remove(),
-                ],
+                {
+                    "status": JobStatus.failed.value,
+                    "error_message": clip(message),
+                    "checkpoint": None,
+                    "lease_until": None,
+                },
             )
         except Stopped:
             return self._stopped(run)

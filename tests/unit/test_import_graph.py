@@ -145,3 +145,22 @@ def test_domain_services_and_store_know_nothing_of_chalice() -> None:
     assert reaches_chalice(import_graph()) == []
     # The check itself sees a direct import, and one reached through another module.
     assert "chalice.app" in imported_names("from chalice.app import Response\n", "chalicelib.errors")
+
+
+# The HTTP edge maps a storage error to 503/500 (chalicelib.errors' one place for mapping).
+PYNAMODB_ALLOWED_OUTSIDE_THE_STORE = {"chalicelib.http"}
+
+
+def test_only_the_store_touches_pynamodb() -> None:
+    """Repositories in chalicelib/store are the only code that reads or writes DynamoDB tables."""
+    offenders = sorted(
+        name
+        for name, path in modules().items()
+        if not name.startswith("chalicelib.store")
+        and name not in PYNAMODB_ALLOWED_OUTSIDE_THE_STORE
+        and any(
+            target == "pynamodb" or target.startswith("pynamodb.")
+            for target in imported_names(path.read_text(), name, path.name == "__init__.py")
+        )
+    )
+    assert offenders == []
