@@ -22,8 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from chalicelib.deps import get_deps
+    from chalicelib.domain.errors import Conflict
 
-    created = get_deps().keys.create(CreateKey(name=args.name, role=Role(args.role)), created_by="cli")
+    try:
+        created = get_deps().keys.create(CreateKey(name=args.name, role=Role(args.role)), created_by="cli")
+    except Conflict as exc:  # key names are unique: say so, not a traceback
+        print(exc.message, file=sys.stderr)
+        return 1
     print(f"Created {created.role.value} key {created.id} ({created.name}). Its token, shown only now:")
     print(created.token)
     return 0

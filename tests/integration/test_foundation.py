@@ -205,6 +205,9 @@ def test_cli_creates_a_key_and_prints_the_token_once(aws: None, capsys: pytest.C
     principal = get_deps().keys.authenticate(token)
     assert principal is not None and principal.role is Role.admin and principal.name == "first-admin"
 
+    assert cli.main(["keys", "create", "--role", "viewer", "--name", "First-Admin"]) == 1  # names are unique
+    assert "already exists" in capsys.readouterr().err
+
 
 def test_every_key_schema_lists_the_partition_key_first() -> None:
     """DynamoDB (and CloudFormation) refuse a key schema that starts with the sort key."""
