@@ -60,4 +60,6 @@ def test_item14_a_known_method_on_a_path_that_does_not_serve_it_answers_405(loca
 def test_item14_the_stack_still_serves_after_refusing(local_stack: LocalStack) -> None:
     assert send(local_stack, "TRACE", "/system/health")[0] == 405
     status, _, body = send(local_stack, "GET", "/system/health")
-    assert status == 200 and body
+    assert status == 200 and body["mode"] == "normal"  # its tables answer: the stack is whole
+    status, _, body = send(local_stack, "GET", "/system/notify/channels")
+    assert status == 200 and body["items"] == []
