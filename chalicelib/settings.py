@@ -186,6 +186,7 @@ class Settings:
     write_shards: int = 32
     config_cache_seconds: float = 5.0
     stats_shards: int = 4
+    stats_end_shards: int = 64
     # API Gateway stage throttling (requests/s and burst), the outer guard in front of the API.
     api_throttle_rate: float = 50.0
     api_throttle_burst: int = 100
@@ -250,6 +251,8 @@ def load_settings() -> Settings:
         config_cache_seconds=env.seconds("VALHALLA_CONFIG_CACHE_SECONDS", 5.0),
         # Writers of an aggregate row pick one of N copies; readers query all N (see chalicelib.store.stats).
         stats_shards=min(32, max(1, env.whole("VALHALLA_STATS_SHARDS", 4))),
+        # The analytics' by_end key: every new aggregate row is one write on one of these.
+        stats_end_shards=min(256, max(1, env.whole("VALHALLA_STATS_END_SHARDS", 64))),
         api_throttle_rate=env.seconds("VALHALLA_API_THROTTLE_RATE", 50.0),
         api_throttle_burst=env.whole("VALHALLA_API_THROTTLE_BURST", 100),
         signing_key_id=env.text("VALHALLA_SIGNING_KEY_ID", f"alias/{prefix}-signing"),

@@ -33,10 +33,17 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.store.base import TableMeta, register
-from chalicelib.store.sharding import all_shards, shard_count, sharded
+from chalicelib.store.sharding import all_shards, sharded
 
 STATS_KIND = "stats"  # unsharded: what rows written before the sharding carry
 PURGE_INDEX = "by_end"
+
+
+def end_shards() -> int:
+    """``VALHALLA_STATS_END_SHARDS``: a new row is written often at a low rate over many channels."""
+    from chalicelib.settings import get_settings
+
+    return get_settings().stats_end_shards
 
 
 def kind_key(pk: str, sk: str, shards: int | None = None) -> str:
@@ -45,12 +52,12 @@ def kind_key(pk: str, sk: str, shards: int | None = None) -> str:
     A CRC of the row's key, not a byte sum: rows of one moment differ in a channel id or a
     digit or two, and a sum would put them on neighbouring shards, a few of them hot.
     """
-    return sharded(STATS_KIND, zlib.crc32(f"{pk}|{sk}".encode()) % (shards or shard_count()))
+    return sharded(STATS_KIND, zlib.crc32(f"{pk}|{sk}".encode()) % (shards or end_shards()))
 
 
 def kind_partitions(shards: int | None = None) -> list[str]:
     """Every ``by_end`` partition a reader must query: the shards, and the unsharded one of older rows."""
-    return [STATS_KIND, *all_shards(STATS_KIND, shards)]
+    return [STATS_KIND, *all_shards(STATS_KIND, shards or end_shards())]
 
 
 class StatsByEnd(GlobalSecondaryIndex["StatsRow"]):

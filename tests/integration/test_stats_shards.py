@@ -66,7 +66,7 @@ def test_rows_spread_over_every_kind_shard_and_the_totals_add_up(api: Api, clock
     recorded = _record(clock, start)
 
     entries = _index_entries()
-    shards = get_settings().write_shards
+    shards = get_settings().stats_end_shards
     assert STATS_KIND not in entries  # new rows never take the unsharded key
     assert set(entries) <= {f"{STATS_KIND}#{shard:02d}" for shard in range(shards)}
     assert len(entries) >= shards // 2, entries  # spread, not piled on a few keys
@@ -108,7 +108,7 @@ def test_the_analytics_purge_removes_old_rows_on_every_shard(
         },
     )
     old_shards = {partition for partition in _index_entries() if partition != STATS_KIND}
-    assert len(old_shards) >= get_settings().write_shards // 2
+    assert len(old_shards) >= get_settings().stats_end_shards // 2
 
     old_window = (old_start - timedelta(days=1), old_start + timedelta(days=3))
     recent_window = (recent_start - timedelta(days=1), NOW)
