@@ -14,15 +14,14 @@ A writer picks one of ``shards`` copies of a row (a batch's shard is random), so
 takes more than its share of the write rate; a reader queries every copy in parallel and
 adds them up. Rows carry ``kind`` and ``ends`` (set once) for the sparse ``by_end``
 index the retention purge reads (category ``analytics``). ``kind`` is write-sharded
-like the other low-cardinality keys (``stats#<shard>``, the shard taken from the row's
-key, :mod:`chalicelib.store.sharding`): every new row is an index write, and one
+like the other low-cardinality keys (``stats#<shard>``, the shard chosen when the row
+is first written, :data:`ROUND_ROBIN`): every new row is an index write, and one
 ``kind`` would put them all on one key. Numbers are written with the low-level client
 because the attribute names of a histogram (``h0``..``hN``) are data, not schema.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,13 +45,23 @@ def end_shards() -> int:
     return get_settings().stats_end_shards
 
 
-def kind_key(pk: str, sk: str, shards: int | None = None) -> str:
-    """The ``by_end`` partition of a row: ``stats#<shard>``, the same for every write to it.
+class _RoundRobin:
+    """The ``by_end`` shard for the next new row: moves on only when a write created a row."""
 
-    A CRC of the row's key, not a byte sum: rows of one moment differ in a channel id or a
-    digit or two, and a sum would put them on neighbouring shards, a few of them hot.
-    """
-    return sharded(STATS_KIND, zlib.crc32(f"{pk}|{sk}".encode()) % (shards or end_shards()))
+    def __init__(self) -> None:
+        self.position = 0
+
+    def current(self, shards: int | None = None) -> str:
+        return sharded(STATS_KIND, self.position % (shards or end_shards()))
+
+    def created(self) -> None:
+        self.position += 1
+
+
+# Per container: a row's first write sets ``kind`` (``if_not_exists``) and keeps that shard,
+# so new rows spread evenly over the shards, as audit events do. A hash of the row's key
+# leaves some shards with twice the average: a short run makes a handful of rows a shard.
+ROUND_ROBIN = _RoundRobin()
 
 
 def kind_partitions(shards: int | None = None) -> list[str]:
@@ -127,15 +136,18 @@ class StatsTable:
         expression = "ADD " + ", ".join(adds)
         if increment.ends is not None:
             names.update({"#kind": "kind", "#ends": "ends"})
-            values.update({":kind": {"S": kind_key(increment.pk, increment.sk)}, ":ends": {"S": increment.ends}})
+            values.update({":kind": {"S": ROUND_ROBIN.current()}, ":ends": {"S": increment.ends}})
             expression += " SET #kind = if_not_exists(#kind, :kind), #ends = if_not_exists(#ends, :ends)"
-        self._client().update_item(
+        reply = self._client().update_item(
             TableName=self._table_name(),
             Key={"pk": {"S": increment.pk}, "sk": {"S": increment.sk}},
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",  # none: this write made the row (returned values cost no capacity)
         )
+        if increment.ends is not None and not reply.get("Attributes"):
+            ROUND_ROBIN.created()
 
     def add_all(self, increments: Iterable[Increment]) -> None:
         for increment in increments:
