@@ -254,7 +254,7 @@ class AnalyticsPurger(StatusIndexPurger):
         return StatsRow
 
     def partitions(self) -> tuple[str, ...]:
-        # Every write shard of ``kind`` (see chalicelib.store.stats.kind_key), and the
+        # Every write shard of ``kind`` (see chalicelib.store.stats.ROUND_ROBIN), and the
         # unsharded ``stats`` of rows written before the index was sharded.
         from chalicelib.store.stats import kind_partitions
 
