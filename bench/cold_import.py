@@ -52,7 +52,7 @@ def _child(code: str, *args: str) -> dict[str, Any]:
 
 
 def cold_import(runs: int) -> dict[str, Any]:
-    """Median ms to ``import app`` in a fresh interpreter, against importing only the
+    """CPU ms to ``import app`` in a fresh interpreter, against importing only the
     third-party modules that import loads (the same modules, in the same order).
 
     The ratio is taken on CPU time: wall time on a shared machine also counts the time
@@ -72,13 +72,22 @@ def cold_import(runs: int) -> dict[str, Any]:
     def median(samples: list[dict[str, Any]], key: str) -> float:
         return statistics.median(sample[key] for sample in samples)
 
+    def fastest(samples: list[dict[str, Any]]) -> float:
+        return min(sample["cpu_ms"] for sample in samples)
+
     app_median, deps_median = median(app_runs, "cpu_ms"), median(deps_runs, "cpu_ms")
+    # Other processes only ever add time: the fastest run of each kind is the closest to
+    # its own cost (timeit's rule), and the ratio of the two holds still on a busy machine.
+    app_best, deps_best = fastest(app_runs), fastest(deps_runs)
     packages = sorted({name.split(".")[0] for name in first["modules"]})
     return {
         "runs": runs,
-        "app_ms": round(app_median, 1),
-        "dependencies_ms": round(deps_median, 1),
-        "ratio": round(app_median / deps_median, 3),
+        "app_ms": round(app_best, 1),
+        "dependencies_ms": round(deps_best, 1),
+        "ratio": round(app_best / deps_best, 3),
+        "app_median_ms": round(app_median, 1),
+        "dependencies_median_ms": round(deps_median, 1),
+        "median_ratio": round(app_median / deps_median, 3),
         "app_wall_ms": round(median(app_runs, "ms"), 1),
         "dependencies_wall_ms": round(median(deps_runs, "ms"), 1),
         "dependency_packages": packages,

@@ -6,7 +6,7 @@ The HTTP edge (:func:`chalicelib.errors.from_domain`) maps each to a status, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class DomainError(Exception):
@@ -35,8 +35,7 @@ class Busy(DomainError):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One input that is not acceptable: its path among the use case's inputs, why, and a type code."""
 
     field: tuple[str | int, ...]
