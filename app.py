@@ -7,6 +7,7 @@ pay for the delivery, export and purge code.
 from chalice import Chalice, Rate
 
 from chalicelib.api.audit import audit_api
+from chalicelib.api.channel_health import channel_health_api
 from chalicelib.api.console import console_api
 from chalicelib.api.events import events_api
 from chalicelib.api.exports import exports_api
@@ -33,6 +34,7 @@ for blueprint in (
     keys_api,
     audit_api,
     notify_api,
+    channel_health_api,
     exports_api,
     retention_api,
     stats_api,

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from chalicelib.services.event_subscriptions import EventSubscriptions, SubscriptionCache
     from chalicelib.services.events import EventBus
     from chalicelib.services.exports import ExportJobs
+    from chalicelib.services.guard import DeliveryGuard
+    from chalicelib.services.health import ChannelHealth
     from chalicelib.services.idempotency import Idempotency
     from chalicelib.services.keys import ApiKeys
     from chalicelib.services.maintenance import MaintenanceGate
@@ -122,7 +124,25 @@ class Deps:
             self.ids,
             on_gave_up=announce_notification_failed,
             idempotency=self.idempotency,
+            guard=self.delivery_guard,
         )
+
+    # --- channel health and rate limits (docs/channel-health.md) ---
+
+    @cached_property
+    def channel_health(self) -> ChannelHealth:
+        from chalicelib.services.health import ChannelHealth
+
+        def announce(event_type: str, data: dict[str, Any], key: str) -> None:
+            emitting.emit(event_type, data, key=key)
+
+        return ChannelHealth(self.settings, self.clock, announce)
+
+    @cached_property
+    def delivery_guard(self) -> DeliveryGuard:
+        from chalicelib.services.guard import DeliveryGuard
+
+        return DeliveryGuard(self.channel_health, self.clock)
 
     @cached_property
     def stats(self) -> StatsRecorder:

@@ -26,6 +26,7 @@ TABLES = {
     "stats": "VALHALLA_STATS_TABLE",
     "events": "VALHALLA_EVENTS_TABLE",
     "event_subscriptions": "VALHALLA_EVENT_SUBSCRIPTIONS_TABLE",
+    "channel_health": "VALHALLA_CHANNEL_HEALTH_TABLE",
 }
 
 # Logical queue name -> environment variable that names the physical queue.
@@ -192,6 +193,15 @@ class Settings:
     api_throttle_burst: int = 100
     # The KMS key (id, ARN or alias) that seals webhook signing secrets at rest.
     signing_key_id: str = "alias/valhalla-local-signing"
+    # Channel health (circuit breaker, auto-disable) and rate limits: docs/channel-health.md.
+    breaker_failure_rate: float = 0.7
+    breaker_min_attempts: int = 10
+    breaker_window_seconds: int = 300
+    breaker_cooldown_seconds: int = 30
+    breaker_max_cooldown_seconds: int = 600
+    auto_disable_after_seconds: int = 432000
+    auto_disable_after_trips: int = 10
+    api_rate_limit_per_minute: int = 600
 
     @property
     def attempt_ceiling_seconds(self) -> float:
@@ -256,6 +266,14 @@ def load_settings() -> Settings:
         api_throttle_rate=env.seconds("VALHALLA_API_THROTTLE_RATE", 50.0),
         api_throttle_burst=env.whole("VALHALLA_API_THROTTLE_BURST", 100),
         signing_key_id=env.text("VALHALLA_SIGNING_KEY_ID", f"alias/{prefix}-signing"),
+        breaker_failure_rate=min(1.0, env.seconds("VALHALLA_BREAKER_FAILURE_RATE", 0.7)),
+        breaker_min_attempts=env.whole("VALHALLA_BREAKER_MIN_ATTEMPTS", 10, minimum=1),
+        breaker_window_seconds=env.whole("VALHALLA_BREAKER_WINDOW_SECONDS", 300, minimum=1),
+        breaker_cooldown_seconds=env.whole("VALHALLA_BREAKER_COOLDOWN_SECONDS", 30, minimum=1),
+        breaker_max_cooldown_seconds=env.whole("VALHALLA_BREAKER_MAX_COOLDOWN_SECONDS", 600, minimum=1),
+        auto_disable_after_seconds=env.whole("VALHALLA_AUTO_DISABLE_AFTER_SECONDS", 432000, minimum=1),
+        auto_disable_after_trips=env.whole("VALHALLA_AUTO_DISABLE_AFTER_TRIPS", 10, minimum=1),
+        api_rate_limit_per_minute=env.whole("VALHALLA_API_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
     )
     env.check()
     _check_consistency(settings)

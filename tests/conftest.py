@@ -62,7 +62,7 @@ def clock(aws: None) -> Iterator[FixedClock]:
     fixed = FixedClock(NOW)
     deps = get_deps()
     deps.clock = fixed
-    for name in ("audit", "retention", "maintenance", "exports", "notifications"):
+    for name in ("audit", "retention", "maintenance", "exports", "notifications", "channel_health", "delivery_guard"):
         deps.__dict__.pop(name, None)
     yield fixed
 

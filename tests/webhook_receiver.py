@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     answered: int
+    at: float = 0.0  # time.time() when the request arrived
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -145,6 +147,7 @@ class WebhookReceiver:
             headers={name.lower(): value for name, value in handler.headers.items()},
             body=body,
             answered=answer.status,
+            at=time.time(),
         )
         with self._lock:  # recorded before answering: a client that got its answer sees the request here
             self._requests.append(recorded)

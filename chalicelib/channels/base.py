@@ -17,6 +17,7 @@ class ChannelConfig:
     channel_type: str
     target: str
     signing_secrets: tuple[str, ...] = ()  # webhook: the current secret first, then one in its grace period
+    rate_limit_per_second: int | None = None
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,8 @@ class Channels:
         if channel is None:
             return DeliveryFailed(f"Channel {channel_id} no longer exists.", permanent=True)
         if not channel.active:
-            return DeliveryFailed(f"Channel {int(channel.id)} is inactive.", permanent=True)
+            why = f" It was disabled by its health check: {channel.disabled_reason}" if channel.disabled_reason else ""
+            return DeliveryFailed(f"Channel {int(channel.id)} is inactive.{why}", permanent=True)
         secrets_in_use: list[str] = []
         try:
             if channel.signing_secret:
@@ -198,4 +199,5 @@ class Channels:
             channel_type=channel.channel_type,
             target=channel.target,
             signing_secrets=tuple(secrets_in_use),
+            rate_limit_per_second=int(channel.rate_limit_per_second) if channel.rate_limit_per_second else None,
         )

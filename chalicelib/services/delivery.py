@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.base import Delivered, DeliveryFailed, OutgoingMessage
 from chalicelib.channels.registry import Registry
@@ -27,6 +27,9 @@ from chalicelib.settings import Settings
 from chalicelib.store.notifications import AttemptMap, OutboxItem
 from chalicelib.store.outbox import OutboxRepo
 
+if TYPE_CHECKING:
+    from chalicelib.services.guard import DeliveryGuard, Gate
+
 EARLY_TOLERANCE_SECONDS = 2
 
 
@@ -36,7 +39,8 @@ class DeliveryReport:
 
     ``outcome``: ``sent`` | ``retry`` | ``failed`` (an attempt was made), ``busy``
     (another worker holds the lease: try this message again in ``delay`` seconds) or
-    ``skip`` (nothing to do for this message: done already, not due yet, unknown).
+    ``skip`` (nothing to do for this message: done already, not due yet, unknown) or
+    ``deferred`` (the channel's breaker or rate limit: not attempted, back in ``delay`` s).
     """
 
     notification_id: int
@@ -61,7 +65,9 @@ class Delivery:
         monotonic: Callable[[], float] = time.perf_counter,
         repo: OutboxRepo | None = None,
         on_gave_up: Callable[[dict[str, Any]], None] | None = None,
+        guard: DeliveryGuard | None = None,
     ) -> None:
+        self.guard = guard  # channel health and rate limits (None: every delivery goes)
         self.on_gave_up = on_gave_up  # told when a notification fails for good (the notification.failed event)
         self.settings = settings
         self.clock = clock
@@ -104,6 +110,11 @@ class Delivery:
             return claimed
         item = claimed
         config = self.channels.delivery_config(int(item.channel_id))
+        gate: Gate | None = None
+        if self.guard is not None and not isinstance(config, DeliveryFailed):
+            gate = self.guard.admit(config.id, config.rate_limit_per_second)
+            if gate.kind == "defer":
+                return self._defer(item, owner, gate)
         started = self.monotonic()
         result: Delivered | DeliveryFailed
         content = None if isinstance(config, DeliveryFailed) else self.repo.content(int(item.id))
@@ -128,7 +139,23 @@ class Delivery:
             except Exception as exc:  # a driver bug must not lose the item: retry it
                 result = DeliveryFailed(f"{type(exc).__name__}: {exc}", permanent=False)
         duration_ms = round((self.monotonic() - started) * 1000, 1)
-        return self._record(item, owner, result, duration_ms)
+        report = self._record(item, owner, result, duration_ms)
+        if gate is not None and self.guard is not None:
+            self.guard.observe(int(item.channel_id), gate, result)
+        return report
+
+    def _defer(self, item: OutboxItem, owner: str, gate: Gate) -> DeliveryReport:
+        """Give the item back unattempted: its message returns after ``gate.delay`` seconds."""
+        self.repo.release(item, owner, isoformat(self.clock() + timedelta(seconds=gate.delay)))
+        return DeliveryReport(
+            int(item.id),
+            "deferred",
+            delay=gate.delay,
+            attempts=int(item.attempts or 0),
+            channel_type=item.channel_type,
+            error=gate.reason,
+            channel_id=int(item.channel_id),
+        )
 
     def _record(
         self, item: OutboxItem, owner: str, result: Delivered | DeliveryFailed, duration_ms: float

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.channels.registry import Registry
 from chalicelib.clock import Clock
@@ -35,6 +35,9 @@ from chalicelib.settings import Settings
 from chalicelib.store.counters import IdAllocator, TimeOrderedIds
 from chalicelib.store.notifications import OutboxItem
 
+if TYPE_CHECKING:
+    from chalicelib.services.guard import DeliveryGuard
+
 __all__ = ["DeliveryReport", "Notifications"]
 
 
@@ -51,6 +54,7 @@ class Notifications:
         notification_ids: TimeOrderedIds | None = None,
         on_gave_up: Callable[[dict[str, Any]], None] | None = None,
         idempotency: Idempotency | None = None,
+        guard: DeliveryGuard | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -58,7 +62,13 @@ class Notifications:
         self.queue = Queue(settings, sqs)
         self.channels = Channels(settings, clock, ids)
         self.outbox = Outbox(settings, clock, self.channels, self.queue, notification_ids, idempotency=idempotency)
-        self.delivery = Delivery(settings, clock, self.channels, self.registry, rand, monotonic, on_gave_up=on_gave_up)
+        self.delivery = Delivery(
+            settings, clock, self.channels, self.registry, rand, monotonic, on_gave_up=on_gave_up, guard=guard
+        )
+
+    @property
+    def guard(self) -> DeliveryGuard | None:
+        return self.delivery.guard
 
     # The queue, for the worker's visibility changes.
     @property

@@ -67,6 +67,24 @@ class ChannelRepo:
         item.update(actions=actions, condition=condition)
         _cache.put(int(item.id), item)
 
+    def set_active(self, channel_id: int, active: bool, reason: str | None, now: str) -> ChannelItem | None:
+        """Switch a channel on or off (``reason`` kept on it, e.g. by channel health); None if it is gone."""
+        item = ChannelItem(channel_id)
+        actions: list[Any] = [
+            ChannelItem.active.set(active),
+            ChannelItem.active_state.set(str(active).lower()),
+            ChannelItem.updated_at.set(now),
+            ChannelItem.disabled_reason.set(reason) if reason else ChannelItem.disabled_reason.remove(),
+        ]
+        try:
+            item.update(actions=actions, condition=ChannelItem.id.exists())
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        _cache.put(channel_id, item)
+        return item
+
     def rotate_secret(self, item: ChannelItem, secret: str, expires_at: str, now: str) -> None:
         self.update(
             item,

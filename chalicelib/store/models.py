@@ -13,6 +13,7 @@ from chalicelib.store import (  # noqa: F401
     event_subscriptions,
     events,
     exports,
+    health,
     idempotency,
     keys,
     maintenance,

@@ -86,6 +86,8 @@ class ChannelItem(Model):
     previous_secret = UnicodeAttribute(null=True)
     previous_secret_expires_at = UnicodeAttribute(null=True)
     secret_rotated_at = UnicodeAttribute(null=True)
+    rate_limit_per_second = NumberAttribute(null=True)  # null: unlimited
+    disabled_reason = UnicodeAttribute(null=True)  # why channel health switched it off
 
     by_kind = ChannelsByKind()
     by_type = ChannelsByType()

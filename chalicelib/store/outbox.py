@@ -136,6 +136,24 @@ class OutboxRepo:
             raise
         return True
 
+    def release(self, state: OutboxItem, owner: str, due: str) -> bool:
+        """Give a claimed item back unattempted (the breaker or a rate limit deferred it), due at ``due``."""
+        try:
+            state.update(
+                actions=[
+                    OutboxItem.lease_owner.remove(),
+                    OutboxItem.lease_until.remove(),
+                    OutboxItem.next_attempt_at.set(due),
+                    OutboxItem.due_at.set(due),
+                ],
+                condition=OutboxItem.lease_owner == owner,
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
     def restart(self, notification_id: int, stamp: str) -> OutboxItem | None:
         """A failed item back to ``pending`` with a fresh retry schedule; None unless it was failed."""
         item = OutboxItem(notification_id)

@@ -1,9 +1,12 @@
-"""The notification workers: SQS delivery in batches, and the outbox sweeper.
+"""The notification workers: SQS delivery in batches (on the one SQS runner), and the outbox sweeper.
 
-``deliver`` handles one SQS batch. A record whose delivery must be tried again later
-(a transient failure, or an item another worker holds) gets its visibility timeout
-set to the wait and is reported in ``batchItemFailures``; everything else is done and
-acknowledged. Counters go to CloudWatch as EMF through Powertools Metrics.
+``deliver`` handles one SQS batch through :func:`chalicelib.workers.runner.run_batch`:
+each record is done, or to be tried again in N seconds (a transient failure, an item
+another worker holds, or a delivery the channel's breaker or rate limit deferred),
+which the runner turns into the message's visibility timeout and
+``batchItemFailures``. After the batch, the channel health tallies and the delivery
+analytics are written once each. Counters go to CloudWatch as EMF through Powertools
+Metrics.
 """
 
 from __future__ import annotations
@@ -15,14 +18,18 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.deps import get_deps
 from chalicelib.logs import get_logger
+from chalicelib.queues import SqsQueue
 from chalicelib.services.notifications import DeliveryReport, Notifications
 from chalicelib.workers import events as events_worker
+from chalicelib.workers.runner import DONE, Outcome, RetryIn, run_batch
 
 METRIC_NAMES = {"sent": "NotificationsSent", "failed": "NotificationsFailed", "retry": "NotificationsRetried"}
 BUDGET_MARGIN_MS = 1000  # to record the outcome after a send that used its whole timeout
+AGAIN_LATER = ("retry", "busy", "deferred")
 
 
 @lru_cache(maxsize=1)
@@ -30,15 +37,9 @@ def get_metrics() -> Metrics:
     return Metrics(namespace="Valhalla", service="valhalla")
 
 
-def _record_dict(record: Any) -> dict[str, Any]:
-    if isinstance(record, dict):
-        return record
-    return dict(record.to_dict())
-
-
-def _notification_id(record: dict[str, Any]) -> int | None:
+def _notification_id(body: str | None) -> int | None:
     try:
-        value = json.loads(record.get("body") or "")["id"]
+        value = json.loads(body or "")["id"]
     except (ValueError, TypeError, KeyError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
@@ -48,59 +49,46 @@ def deliver(
     records: Iterable[Any],
     remaining_ms: Callable[[], int] | None = None,
     service: Notifications | None = None,
-) -> dict[str, list[dict[str, str]]]:
+) -> dict[str, Any]:
     """Deliver one SQS batch; returns the partial batch response for Lambda."""
     service = service or get_deps().notifications
     logger = get_logger()
-    metrics = get_metrics()
     needed_ms = int(service.settings.webhook_timeout_seconds * 1000) + BUDGET_MARGIN_MS
-    failures: list[str] = []
     reports: list[DeliveryReport] = []
-    counted = False
-    for raw in records:
-        record = _record_dict(raw)
-        message_id = str(record.get("messageId"))
+
+    def handle(record: SQSRecord) -> Outcome:
         if remaining_ms is not None and remaining_ms() < needed_ms:
-            failures.append(message_id)  # out of time: the message comes back after its visibility timeout
-            continue
-        event = events_worker.deferred_event(record.get("body"))
+            return RetryIn()  # out of time: the message comes back after its visibility timeout
+        event = events_worker.deferred_event(record.body)
         if event is not None:  # an event the event table refused when it was emitted
-            if not events_worker.record_deferred(event):
-                failures.append(message_id)
-            continue
-        notification_id = _notification_id(record)
+            return DONE if events_worker.record_deferred(event) else RetryIn()
+        notification_id = _notification_id(record.body)
         if notification_id is None:
-            logger.error("notification message without a valid id dropped", extra={"message_id": message_id})
-            continue
-        try:
-            report = service.deliver(notification_id)
-        except Exception:
-            logger.exception("notification delivery error", extra={"notification_id": notification_id})
-            failures.append(message_id)
-            continue
-        _log(report, message_id)
+            logger.error("notification message without a valid id dropped", extra={"message_id": record.message_id})
+            return DONE
+        report = service.deliver(notification_id)  # an exception: the runner logs it and retries the record
+        _log(report, record.message_id)
         reports.append(report)
-        if report.outcome in METRIC_NAMES:
-            metrics.add_metric(name=METRIC_NAMES[report.outcome], unit=MetricUnit.Count, value=1)
-            counted = True
-        if report.outcome in ("retry", "busy"):
-            _delay(service, record, report.delay or 0)
-            failures.append(message_id)
+        return RetryIn(report.delay or 0) if report.outcome in AGAIN_LATER else DONE
+
+    queue = SqsQueue(lambda: service.sqs, lambda: service.queue_url)
+    try:
+        return run_batch(records, handle, queue)
+    finally:
+        _after_batch(service, reports)
+
+
+def _after_batch(service: Notifications, reports: list[DeliveryReport]) -> None:
+    """The batch's aggregate writes: channel health (one per channel), metrics, the analytics."""
+    if service.guard is not None:
+        service.guard.flush()
+    metrics = get_metrics()
+    counted = [report for report in reports if report.outcome in METRIC_NAMES]
+    for report in counted:
+        metrics.add_metric(name=METRIC_NAMES[report.outcome], unit=MetricUnit.Count, value=1)
     if counted:
         metrics.flush_metrics()
     get_deps().stats.record_deliveries(reports)  # the analytics: one aggregate write per row, per batch
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
-
-
-def _delay(service: Notifications, record: dict[str, Any], seconds: int) -> None:
-    try:
-        service.sqs.change_message_visibility(
-            QueueUrl=service.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=int(seconds)
-        )
-    except Exception as exc:
-        # The message comes back after the queue's visibility timeout instead; an early
-        # return is dropped as "not due" and the sweeper re-enqueues the item when due.
-        get_logger().warning("could not set the retry delay", extra={"error": f"{type(exc).__name__}: {exc}"})
 
 
 def _log(report: DeliveryReport, message_id: str) -> None:

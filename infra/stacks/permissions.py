@@ -84,6 +84,7 @@ GRANTS: dict[str, Grants] = {
                 "stats": READ,  # the analytics' reads (the backlog is read from the outbox)
                 "notification_content": READ + WRITE + DELETE,  # a request that fails leaves no content behind
                 "event_subscriptions": READ + WRITE + DELETE,  # subscriptions CRUD
+                "channel_health": READ + WRITE,  # a channel's health, and resetting it on enable
             }
         ),
         sends_to=("notifications", "exports", "purge"),
@@ -102,8 +103,9 @@ GRANTS: dict[str, Grants] = {
                 "notification_content": READ,
                 "notification_channels": READ + UPDATE,
                 "stats": READ + UPDATE,  # one aggregate update per batch
+                "channel_health": READ + WRITE,  # breaker state and window counters, once per batch
             }
-        ),  # a notification that gives up emits notification.failed
+        ),  # a notification that gives up emits notification.failed; channel.disabled / channel.recovered
         consumes="notifications",
         sends_to=("notifications",),
         email=True,

@@ -186,6 +186,7 @@ def test_item05_only_the_purge_deletes_in_bulk(dev: dict[str, Any]) -> None:
                 "events",
                 "event_subscriptions",
                 "counters",
+                "channel_health",
             },
             {"notifications"},
         ),
@@ -205,9 +206,10 @@ def test_item05_each_worker_reaches_only_the_tables_and_queues_it_uses(
     reached_queues = set().union(set(), *(ids for action, ids in found.items() if action.startswith("sqs:")))
     assert {queue_ids[q] for q in reached_queues} == {names.queue(logical) for logical in queues}
     assert not any(action.startswith("s3:") for action in found)
-    # Writes are updates of existing items, apart from what the function creates (an event and its fan-out).
+    # Writes are updates of existing items, apart from what the function creates (an event and its fan-out,
+    # a channel's health state).
     assert "dynamodb:DeleteItem" not in found
-    creates = {"events", "notification_outbox", "notification_content", "counters"}
+    creates = {"events", "notification_outbox", "notification_content", "counters", "channel_health"}
     assert found.get("dynamodb:PutItem", set()) <= {table_id(dev, logical) for logical in creates}
     if function_id == "SweepNotifications":
         assert "dynamodb:PutItem" not in found
