@@ -59,9 +59,10 @@ def run_batch(event: Any | Iterable[dict[str, Any]], handle: RecordFunction, que
                 queue.hold(record.receipt_handle, outcome.seconds)
             raise _Retry(record.message_id)
 
+    records = records_of(event)
+    if not records:  # Powertools refuses an empty batch; there is nothing to report
+        return {"batchItemFailures": []}
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return dict(
-        process_partial_response(
-            event={"Records": records_of(event)}, record_handler=record_handler, processor=processor
-        )
+        process_partial_response(event={"Records": records}, record_handler=record_handler, processor=processor)
     )
