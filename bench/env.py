@@ -19,6 +19,7 @@ FAKE_AWS_ENV = {
     "VALHALLA_STAGE": "local",
     "VALHALLA_LOG_LEVEL": "WARNING",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "VALHALLA_API_RATE_LIMIT_PER_MINUTE": "1000000",  # the bench's one key makes thousands of requests a minute
 }
 
 

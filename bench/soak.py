@@ -41,6 +41,7 @@ RESULT = ROOT / "bench" / "soak.json"
 LOCAL_ENV = {
     "VALHALLA_RETRY_SCHEDULE": "1,1,2,2,3,3",  # seconds: retries come round quickly in a soak
     "VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS": "true",
+    "VALHALLA_API_RATE_LIMIT_PER_MINUTE": "1000000",  # one key enqueues thousands a minute
     "VALHALLA_LOG_LEVEL": "ERROR",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "VALHALLA_WEBHOOK_TIMEOUT_SECONDS": "5",

@@ -35,5 +35,10 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
     return AuthResponse(
         routes=["*"],
         principal_id=principal.name,
-        context={"authenticated": "true", "key_id": str(principal.key_id), "role": principal.role.value},
+        context={
+            "authenticated": "true",
+            "key_id": str(principal.key_id),
+            "role": principal.role.value,
+            "rate_limit_per_minute": str(principal.rate_limit_per_minute or ""),
+        },
     )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.services.keys import ApiKeys
     from chalicelib.services.maintenance import MaintenanceGate
     from chalicelib.services.notifications import Notifications
+    from chalicelib.services.ratelimit import ApiRateLimiter
     from chalicelib.services.retention import RetentionService
     from chalicelib.services.stats import StatsRecorder
     from chalicelib.services.stats_read import StatsReader
@@ -139,10 +140,17 @@ class Deps:
         return ChannelHealth(self.settings, self.clock, announce)
 
     @cached_property
+    def api_rate_limiter(self) -> ApiRateLimiter:
+        from chalicelib.services.ratelimit import ApiRateLimiter
+
+        return ApiRateLimiter(self.clock, self.settings.api_rate_limit_per_minute)
+
+    @cached_property
     def delivery_guard(self) -> DeliveryGuard:
         from chalicelib.services.guard import DeliveryGuard
+        from chalicelib.services.ratelimit import ChannelRateLimiter
 
-        return DeliveryGuard(self.channel_health, self.clock)
+        return DeliveryGuard(self.channel_health, self.clock, ChannelRateLimiter(self.clock))
 
     @cached_property
     def stats(self) -> StatsRecorder:

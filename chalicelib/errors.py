@@ -88,6 +88,11 @@ class ValidationFailed(ApiError):
         return cls([{"loc": loc, "msg": msg, "type": type_}])
 
 
+class TooManyRequests(ApiError):
+    status_code = 429
+    default_detail = "Too many requests."
+
+
 class ServiceUnavailable(ApiError):
     status_code = 503
     default_detail = "Service unavailable."

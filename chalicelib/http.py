@@ -29,6 +29,7 @@ from chalicelib.errors import (
     Forbidden,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
@@ -215,7 +216,13 @@ def _principal(request: Request) -> Principal:
     context = (request.context or {}).get("authorizer") or {}
     if str(context.get("authenticated")) != "true":
         raise Unauthorized()
-    return Principal(key_id=int(context["key_id"]), name=str(context["principalId"]), role=Role(context["role"]))
+    limit = str(context.get("rate_limit_per_minute") or "")
+    return Principal(
+        key_id=int(context["key_id"]),
+        name=str(context["principalId"]),
+        role=Role(context["role"]),
+        rate_limit_per_minute=int(limit) if limit.isdigit() else None,
+    )
 
 
 def _request_info(request: Request) -> RequestInfo:
@@ -267,11 +274,13 @@ def endpoint(
             info = _request_info(request)
             logger = get_logger()
             started = time.perf_counter()
+            limit_headers: dict[str, str] = {}
             try:
                 if role is None:
                     principal = Principal(key_id=0, name="anonymous", role=Role.viewer)
                 else:
                     principal = _principal(request)
+                    limit_headers = rate_limit(principal)
                     if not principal.role.allows(role):
                         raise Forbidden(
                             f"This action needs the {role.value} role; your key has {principal.role.value}."
@@ -292,6 +301,7 @@ def endpoint(
             except Exception as exc:
                 response = _internal_error(exc, info)
             response.headers["X-Request-Id"] = info.request_id or ""
+            response.headers.update(limit_headers)
             logger.info(
                 "request",
                 extra={
@@ -308,6 +318,23 @@ def endpoint(
         return handler
 
     return decorate
+
+
+def rate_limit(principal: Principal) -> dict[str, str]:
+    """Count the request against its key's limit: the X-RateLimit-* headers, or 429 when over it."""
+    window = get_deps().api_rate_limiter.count(principal.key_id, principal.rate_limit_per_minute)
+    headers = {
+        "X-RateLimit-Limit": str(window.limit),
+        "X-RateLimit-Remaining": str(window.remaining),
+        "X-RateLimit-Reset": str(window.reset_epoch),
+    }
+    if not window.allowed:
+        retry_after = window.retry_after(get_deps().clock().timestamp())
+        raise TooManyRequests(
+            f"Rate limit of {window.limit} requests a minute exceeded for this API key; retry in {retry_after} s.",
+            headers={**headers, "Retry-After": str(retry_after)},
+        )
+    return headers
 
 
 def _internal_error(exc: Exception, info: RequestInfo) -> Response:

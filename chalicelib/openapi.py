@@ -89,9 +89,20 @@ ERROR_DESCRIPTIONS = {
     413: "Request body too large.",
     415: "Content-Type must be application/json.",
     422: "Validation failed.",
-    429: "Too many requests.",
+    429: "Too many requests: this API key's requests a minute are used up, or the API is throttled; see Retry-After.",
     500: "Internal server error.",
     503: "Writes are refused (read-only or maintenance mode) or storage is throttled; see Retry-After.",
+}
+
+
+# Every response to a request with a valid API key (docs/channel-health.md).
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"description": "Requests a minute this API key may make.", "schema": {"type": "string"}},
+    "X-RateLimit-Remaining": {"description": "Requests left in the current minute.", "schema": {"type": "string"}},
+    "X-RateLimit-Reset": {
+        "description": "When the current minute ends, in seconds since 1970 (UTC).",
+        "schema": {"type": "string"},
+    },
 }
 
 
@@ -213,7 +224,7 @@ def _response(
 def _error_statuses(method: str, path: str, doc: RouteDoc, protected: bool) -> list[int]:
     statuses = set(doc.errors) | {500, 503}
     if protected:
-        statuses |= {401, 403}
+        statuses |= {401, 403, 429}
     if doc.body is not None:
         statuses |= {400, 413, 415, 422}
     if doc.query is not None or PATH_PARAM.search(path):
@@ -260,7 +271,8 @@ def _operation(path: str, method: str, entry: Any, schemas: _Schemas, operation_
     success = schemas.schema(doc.response_model, "serialization")
     if doc.media_type != "application/json":
         success = {"type": "string"}
-    responses: dict[str, Any] = {str(doc.status): _response("Success.", success, media_type=doc.media_type)}
+    limits = RATE_LIMIT_HEADERS if protected else None
+    responses: dict[str, Any] = {str(doc.status): _response("Success.", success, limits, media_type=doc.media_type)}
     if method == "POST" and doc.status == 201:
         # Create-or-update routes answer 200 when the resource already existed.
         responses["200"] = _response("Success: the resource already existed and was updated.", success)
@@ -268,6 +280,8 @@ def _operation(path: str, method: str, entry: Any, schemas: _Schemas, operation_
     for status in _error_statuses(method, path, doc, protected):
         description = ERROR_DESCRIPTIONS.get(status, "Error.")
         headers = retry_after if status in (429, 503) else None
+        if protected and status != 401:
+            headers = {**(headers or {}), **RATE_LIMIT_HEADERS}
         responses[str(status)] = _response(description, _error_schema(status), headers)
     operation["responses"] = responses
     return operation

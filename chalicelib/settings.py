@@ -27,6 +27,7 @@ TABLES = {
     "events": "VALHALLA_EVENTS_TABLE",
     "event_subscriptions": "VALHALLA_EVENT_SUBSCRIPTIONS_TABLE",
     "channel_health": "VALHALLA_CHANNEL_HEALTH_TABLE",
+    "rate_limits": "VALHALLA_RATE_LIMITS_TABLE",
 }
 
 # Logical queue name -> environment variable that names the physical queue.

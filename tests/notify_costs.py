@@ -36,9 +36,10 @@ class CallCounter:
         from chalicelib.store.health import HealthWindowItem
         from chalicelib.store.models import all_models
         from chalicelib.store.notifications import ChannelNameMarker
+        from chalicelib.store.ratelimits import KeyWindowItem
 
         clients = [aws.client(name) for name in ("dynamodb", "sqs", "ses", "sns")]
-        for model in [*all_models(), AuditDays, ChannelNameMarker, HealthWindowItem]:
+        for model in [*all_models(), AuditDays, ChannelNameMarker, HealthWindowItem, KeyWindowItem]:
             clients.append(model._get_connection().connection.client)
         for client in clients:
             if id(client) not in self._hooked:

@@ -26,6 +26,8 @@ FAKE_AWS_ENV = {
     "AWS_REGION": "us-east-1",
     # Lists merge every write shard of a key; a few shards keep moto fast and still merge.
     "VALHALLA_WRITE_SHARDS": "4",
+    # One admin key drives whole test modules; the limit itself is tested with keys of their own.
+    "VALHALLA_API_RATE_LIMIT_PER_MINUTE": "100000",
 }
 
 

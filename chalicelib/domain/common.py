@@ -34,6 +34,7 @@ class Principal(NamedTuple):
     key_id: int
     name: str
     role: Role
+    rate_limit_per_minute: int | None = None  # None: the default limit
 
 
 SYSTEM_PRINCIPAL = Principal(key_id=0, name="system", role=Role.admin)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from chalicelib.domain.common import PageQuery, PlainText, RecordId, Schema, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.ratelimit import MAX_RATE_PER_SECOND
 
 
 class ChannelType(str, Enum):
@@ -193,6 +194,9 @@ class CreateChannel(StrictInput):
     target: SingleLine = Field(min_length=1, max_length=TARGET_MAX_CHARS)
     active: bool = True
     description: PlainText | None = Field(default=None, max_length=DESCRIPTION_MAX_CHARS)
+    rate_limit_per_second: int | None = Field(
+        default=None, ge=1, le=MAX_RATE_PER_SECOND, description="Deliveries a second at most; null: unlimited."
+    )
 
     @field_validator("target")
     @classmethod
@@ -209,11 +213,14 @@ class UpdateChannel(StrictInput):
     target: SingleLine | None = Field(default=None, min_length=1, max_length=TARGET_MAX_CHARS)
     active: bool | None = None
     description: PlainText | None = Field(default=None, max_length=DESCRIPTION_MAX_CHARS)
+    rate_limit_per_second: int | None = Field(
+        default=None, ge=1, le=MAX_RATE_PER_SECOND, description="Deliveries a second at most; null: unlimited."
+    )
 
     @model_validator(mode="after")
     def _something(self) -> UpdateChannel:
         if not self.model_fields_set:
-            raise ValueError("Give at least one of target, active, description.")
+            raise ValueError("Give at least one of target, active, description, rate_limit_per_second.")
         if "target" in self.model_fields_set and self.target is None:
             raise ValueError("target: must not be null")
         if "active" in self.model_fields_set and self.active is None:
@@ -262,6 +269,7 @@ class ChannelView(Schema):
     created_at: Timestamp
     updated_at: Timestamp
     secret_rotated_at: Timestamp | None = None
+    rate_limit_per_second: int | None = None
 
 
 class CreatedChannel(ChannelView):

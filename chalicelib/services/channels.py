@@ -44,6 +44,7 @@ def channel_view(item: ChannelItem) -> ChannelView:
         created_at=parse_iso(item.created_at),
         updated_at=parse_iso(item.updated_at),
         secret_rotated_at=parse_iso(item.secret_rotated_at) if item.secret_rotated_at else None,
+        rate_limit_per_second=int(item.rate_limit_per_second) if item.rate_limit_per_second is not None else None,
     )
 
 
@@ -103,6 +104,7 @@ class Channels:
             created_at=now,
             updated_at=now,
             signing_secret=self.secret_box.seal(channel_id, secret) if secret else None,
+            rate_limit_per_second=request.rate_limit_per_second,
         )
         try:
             self.repo.create_unique(item)
@@ -148,6 +150,11 @@ class Channels:
                 ChannelItem.description.set(change.description)
                 if change.description is not None
                 else ChannelItem.description.remove()
+            )
+        if "rate_limit_per_second" in fields:
+            limit = change.rate_limit_per_second
+            actions.append(
+                ChannelItem.rate_limit_per_second.set(limit) if limit else ChannelItem.rate_limit_per_second.remove()
             )
         self.repo.update(item, actions, ChannelItem.id.exists())
         return channel_view(item)

@@ -28,7 +28,12 @@ def _view(item: ApiKeyItem) -> ApiKeyView:
         created_at=parse_iso(item.created_at),
         created_by=item.created_by,
         revoked_at=parse_iso(item.revoked_at) if item.revoked_at else None,
+        rate_limit_per_minute=_limit(item),
     )
+
+
+def _limit(item: ApiKeyItem) -> int | None:
+    return int(item.rate_limit_per_minute) if item.rate_limit_per_minute is not None else None
 
 
 class ApiKeys:
@@ -47,6 +52,7 @@ class ApiKeys:
             prefix=token[:8],
             created_at=isoformat(self.clock()),
             created_by=created_by,
+            rate_limit_per_minute=request.rate_limit_per_minute,
         )
         try:
             stored = self.repo.create(item)
@@ -68,7 +74,7 @@ class ApiKeys:
         item = self.repo.cached(hash_token(token))
         if item is None or item.revoked_at:
             return None
-        return Principal(key_id=int(item.id), name=item.name, role=Role(item.role))
+        return Principal(key_id=int(item.id), name=item.name, role=Role(item.role), rate_limit_per_minute=_limit(item))
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[ApiKeyView], str | None]:
         result: tuple[list[ApiKeyView], str | None] = self.repo.page(limit, cursor, _view)

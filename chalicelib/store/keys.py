@@ -44,6 +44,7 @@ class ApiKeyItem(Model):
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute(null=True)
     revoked_at = UnicodeAttribute(null=True)
+    rate_limit_per_minute = NumberAttribute(null=True)  # null: the default limit
 
     by_id = KeysById()
 

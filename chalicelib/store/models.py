@@ -18,6 +18,7 @@ from chalicelib.store import (  # noqa: F401
     keys,
     maintenance,
     notifications,
+    ratelimits,
     retention,
     stats,
 )

@@ -85,6 +85,7 @@ GRANTS: dict[str, Grants] = {
                 "notification_content": READ + WRITE + DELETE,  # a request that fails leaves no content behind
                 "event_subscriptions": READ + WRITE + DELETE,  # subscriptions CRUD
                 "channel_health": READ + WRITE,  # a channel's health, and resetting it on enable
+                "rate_limits": UPDATE,  # one conditional counter update per request (the key's minute)
             }
         ),
         sends_to=("notifications", "exports", "purge"),
@@ -104,6 +105,7 @@ GRANTS: dict[str, Grants] = {
                 "notification_channels": READ + UPDATE,
                 "stats": READ + UPDATE,  # one aggregate update per batch
                 "channel_health": READ + WRITE,  # breaker state and window counters, once per batch
+                "rate_limits": READ + WRITE,  # a rate-limited channel's token bucket, leased in blocks
             }
         ),  # a notification that gives up emits notification.failed; channel.disabled / channel.recovered
         consumes="notifications",

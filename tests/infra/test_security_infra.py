@@ -187,6 +187,7 @@ def test_item05_only_the_purge_deletes_in_bulk(dev: dict[str, Any]) -> None:
                 "event_subscriptions",
                 "counters",
                 "channel_health",
+                "rate_limits",
             },
             {"notifications"},
         ),
@@ -209,7 +210,7 @@ def test_item05_each_worker_reaches_only_the_tables_and_queues_it_uses(
     # Writes are updates of existing items, apart from what the function creates (an event and its fan-out,
     # a channel's health state).
     assert "dynamodb:DeleteItem" not in found
-    creates = {"events", "notification_outbox", "notification_content", "counters", "channel_health"}
+    creates = {"events", "notification_outbox", "notification_content", "counters", "channel_health", "rate_limits"}
     assert found.get("dynamodb:PutItem", set()) <= {table_id(dev, logical) for logical in creates}
     if function_id == "SweepNotifications":
         assert "dynamodb:PutItem" not in found

@@ -22,7 +22,7 @@ HOSTILE = b'"__HOSTILE__"'
 
 # A valid body per route, with every optional field present, so each field can be spoiled alone.
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("POST", "/system/keys"): {"name": "hostile-ok", "role": "viewer"},
+    ("POST", "/system/keys"): {"name": "hostile-ok", "role": "viewer", "rate_limit_per_minute": 60},
     ("POST", "/system/maintenance/state"): {"mode": "normal", "reason": "ok", "ends_at": "2030-01-01T00:00:00Z"},
     ("POST", "/system/notify/channels"): {
         "name": "ops",
@@ -30,11 +30,13 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "target": "ops@example.com",
         "active": True,
         "description": "ops mailbox",
+        "rate_limit_per_second": 5,
     },
     ("PATCH", "/system/notify/channels/{channel_id}"): {
         "target": "ops2@example.com",
         "active": True,
         "description": "moved",
+        "rate_limit_per_second": 10,
     },
     ("POST", "/system/notify"): {"channel_id": 1, "subject": "Alert", "body": "System updated", "payload": {"a": 1}},
     ("POST", "/system/exports"): {

@@ -1,0 +1,77 @@
+"""Rate limits: a channel's deliveries per second, an API key's requests per minute.
+
+Channel: a token bucket in DynamoDB shared by every worker (see
+:mod:`chalicelib.domain.ratelimit`); a worker leases a small block of tokens with one
+conditional write and spends them locally for at most a second.
+
+API key: a fixed one-minute window per key, counted with one conditional
+``UpdateItem`` per request (the only DynamoDB write the limiter adds). If the table
+cannot be written or read the request is let through (fails open) and the failure is
+logged: an outage of the limiter must not take the API down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from chalicelib.clock import Clock
+from chalicelib.domain.ratelimit import LEASE_SECONDS, KeyWindow, lease, minute_window
+from chalicelib.logs import get_logger
+from chalicelib.store.ratelimits import RateLimitRepo
+
+LEASE_TRIES = 3
+
+
+class ChannelRateLimiter:
+    def __init__(
+        self,
+        clock: Clock,
+        repository: RateLimitRepo | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
+        self.repository = repository or RateLimitRepo()
+        self.monotonic = monotonic
+        self._leased: dict[int, tuple[int, float]] = {}  # channel id -> (tokens left, usable until)
+        self._lock = threading.Lock()
+
+    def acquire(self, channel_id: int, rate: int) -> float:
+        """Take one token: 0.0 when taken, else the seconds until one may be available."""
+        with self._lock:
+            left, until = self._leased.get(channel_id, (0, 0.0))
+            if left > 0 and self.monotonic() < until:
+                self._leased[channel_id] = (left - 1, until)
+                return 0.0
+        for _ in range(LEASE_TRIES):
+            bucket = self.repository.bucket(channel_id)
+            taken = lease(bucket, rate, self.clock().timestamp())
+            if taken.granted < 1:
+                return taken.wait_seconds
+            if self.repository.replace_bucket(channel_id, bucket, taken.bucket):
+                with self._lock:
+                    self._leased[channel_id] = (taken.granted - 1, self.monotonic() + LEASE_SECONDS)
+                return 0.0
+        return 1.0 / rate  # other workers won every race: try again shortly
+
+
+class ApiRateLimiter:
+    def __init__(self, clock: Clock, default_per_minute: int, repository: RateLimitRepo | None = None) -> None:
+        self.clock = clock
+        self.default_per_minute = default_per_minute
+        self.repository = repository or RateLimitRepo()
+
+    def count(self, key_id: int, limit: int | None) -> KeyWindow:
+        limit = limit or self.default_per_minute
+        now = self.clock().timestamp()
+        start, end = minute_window(now)
+        try:
+            used = self.repository.count_request(key_id, start, limit)
+        except Exception as exc:  # fail open: the limiter's table is unavailable
+            get_logger().warning(
+                "API rate limiter unavailable; request let through",
+                extra={"key_id": key_id, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            return KeyWindow(limit, 0, end)
+        return KeyWindow(limit, used, end)
