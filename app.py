@@ -16,6 +16,7 @@ from chalicelib.api.keys import keys_api
 from chalicelib.api.maintenance import maintenance_api
 from chalicelib.api.notify import notify_api
 from chalicelib.api.openapi import openapi_api
+from chalicelib.api.replays import replays_api
 from chalicelib.api.retention import retention_api
 from chalicelib.api.stats import stats_api
 from chalicelib.auth import auth_blueprint
@@ -35,6 +36,7 @@ for blueprint in (
     audit_api,
     notify_api,
     channel_health_api,
+    replays_api,
     exports_api,
     retention_api,
     stats_api,
@@ -91,3 +93,11 @@ def run_export(event):  # type: ignore[no-untyped-def]
     from chalicelib.workers import exports as export_worker
 
     return export_worker.handle_export_event(event)
+
+
+@app.on_sqs_message(queue=get_settings().queue("replays"), batch_size=1)
+def run_replays(event):  # type: ignore[no-untyped-def]
+    from chalicelib.workers import replays as replay_worker
+
+    remaining = event.context.get_remaining_time_in_millis if event.context is not None else None
+    return replay_worker.handle(event, remaining_ms=remaining)

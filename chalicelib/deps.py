@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.services.maintenance import MaintenanceGate
     from chalicelib.services.notifications import Notifications
     from chalicelib.services.ratelimit import ApiRateLimiter
+    from chalicelib.services.replays import Replays
     from chalicelib.services.retention import RetentionService
     from chalicelib.services.stats import StatsRecorder
     from chalicelib.services.stats_read import StatsReader
@@ -138,6 +139,13 @@ class Deps:
             emitting.emit(event_type, data, key=key)
 
         return ChannelHealth(self.settings, self.clock, announce)
+
+    @cached_property
+    def replays(self) -> Replays:
+        from chalicelib.queues import SqsQueue
+        from chalicelib.services.replays import Replays
+
+        return Replays(self.clock, self.ids, lambda: self.notifications, SqsQueue.named("replays"))
 
     @cached_property
     def api_rate_limiter(self) -> ApiRateLimiter:

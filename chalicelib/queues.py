@@ -46,6 +46,8 @@ QUEUES: dict[str, QueueSettings] = {
     "exports": QueueSettings(consumer_timeout_seconds=300),
     # One purge run deletes expired records in pages within its time budget.
     "purge": QueueSettings(consumer_timeout_seconds=300),
+    # One replay re-queues pages of notifications within its time budget, then hands over.
+    "replays": QueueSettings(consumer_timeout_seconds=300),
 }
 DEFAULT_QUEUE = QueueSettings(consumer_timeout_seconds=60)
 

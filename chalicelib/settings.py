@@ -28,6 +28,7 @@ TABLES = {
     "event_subscriptions": "VALHALLA_EVENT_SUBSCRIPTIONS_TABLE",
     "channel_health": "VALHALLA_CHANNEL_HEALTH_TABLE",
     "rate_limits": "VALHALLA_RATE_LIMITS_TABLE",
+    "notification_replays": "VALHALLA_REPLAYS_TABLE",
 }
 
 # Logical queue name -> environment variable that names the physical queue.
@@ -35,6 +36,7 @@ QUEUES = {
     "notifications": "VALHALLA_NOTIFICATIONS_QUEUE",
     "exports": "VALHALLA_EXPORTS_QUEUE",
     "purge": "VALHALLA_PURGE_QUEUE",
+    "replays": "VALHALLA_REPLAYS_QUEUE",
 }
 
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)

@@ -19,6 +19,7 @@ from chalicelib.store import (  # noqa: F401
     maintenance,
     notifications,
     ratelimits,
+    replays,
     retention,
     stats,
 )

@@ -86,9 +86,10 @@ GRANTS: dict[str, Grants] = {
                 "event_subscriptions": READ + WRITE + DELETE,  # subscriptions CRUD
                 "channel_health": READ + WRITE,  # a channel's health, and resetting it on enable
                 "rate_limits": UPDATE,  # one conditional counter update per request (the key's minute)
+                "notification_replays": READ + WRITE,  # replay jobs: create, cancel
             }
         ),
-        sends_to=("notifications", "exports", "purge"),
+        sends_to=("notifications", "exports", "purge", "replays"),
         objects=("s3:GetObject",),  # presigned download links are signed with the API's rights
         kms=("kms:GenerateDataKey",),  # seals new and rotated signing secrets; never opens one
         description="the HTTP API: reads and writes records, queues work; no bulk deletes, no sending",
@@ -141,6 +142,18 @@ GRANTS: dict[str, Grants] = {
         sends_to=("exports", "notifications"),
         objects=("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteObject"),
         description="export jobs: query pages, write them to S3 (and clean up a cancelled job's parts)",
+    ),
+    "RunReplays": Grants(
+        tables={
+            "notification_replays": READ + WRITE,
+            "notification_outbox": READ + WRITE,  # failed ones back to pending; copies to another channel
+            "notification_content": READ + WRITE,
+            "notification_channels": READ,
+            "counters": READ + WRITE,  # the copies' ids
+        },
+        consumes="replays",
+        sends_to=("replays", "notifications"),
+        description="replay jobs: re-queue failed notifications in bulk, or copy them to another channel",
     ),
     "PurgeExpired": Grants(
         tables={

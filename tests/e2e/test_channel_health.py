@@ -150,3 +150,28 @@ def test_a_channel_failing_past_the_auto_disable_time_is_disabled_then_enabled(r
         receiver.default = Response(200)
         [fresh] = stack.notify(channel)
         wait_until(lambda: stack.statuses([fresh]) == ["sent"], 20, "a notification after enabling")
+
+
+def test_failed_notifications_replayed_after_fixing_the_receiver_are_all_sent(
+    stack: Stack, receiver: WebhookReceiver
+) -> None:
+    receiver.default = Response(400, body=b"bad config")  # permanent: failed at the first attempt
+    channel = stack.webhook_channel("replay-e2e", receiver.url())
+    ids = stack.notify(channel, 5)
+    wait_until(lambda: set(stack.statuses(ids)) == {"failed"}, 30, "the notifications to fail")
+
+    receiver.default = Response(200)
+    now = time.time()
+    window = {
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        "until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600)),
+    }
+    replay = stack.ok("POST", "/system/notify/replays", {"channel_id": channel, "status": ["failed"], **window}, 202)
+    done = wait_until(
+        lambda: (r := stack.ok("GET", f"/system/notify/replays/{replay['id']}"))["status"] == "completed" and r,
+        30,
+        "the replay to complete",
+    )
+    assert (done["matched"], done["replayed"]) == (5, 5)
+    wait_until(lambda: set(stack.statuses(ids)) == {"sent"}, 30, "the replayed notifications to be sent")
+    assert len(receiver.requests) == 10

@@ -55,6 +55,15 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "archive": False,
     },
     ("POST", "/system/retention/purge"): {"categories": ["audit_logs"], "dry_run": True},
+    ("POST", "/system/notify/replays"): {
+        "channel_id": 1,
+        "status": ["failed"],
+        "since": "2026-11-20T00:00:00Z",
+        "until": "2026-11-30T00:00:00Z",
+        "max": 100,
+        "to_channel_id": 1,
+        "dry_run": True,
+    },
     ("POST", "/system/events/subscriptions"): {
         "name": "ops-events",
         "channel_ids": [1],
