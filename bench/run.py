@@ -79,10 +79,10 @@ def _shield_calls(counter: Any) -> dict[str, Any]:
 
 
 def _capability_operations() -> dict[str, Operation]:
-    """Operations of the capability packs (bench/capabilities.py)."""
-    from bench import capabilities
+    """Operations of the capability packs (bench/capabilities.py) and what health and limits cost."""
+    from bench import capabilities, health_costs
 
-    return capabilities.OPERATIONS
+    return {**capabilities.OPERATIONS, **health_costs.OPERATIONS}
 
 
 def aws_calls() -> dict[str, Any]:
