@@ -186,7 +186,8 @@ def dump(skip_tables: tuple[str, ...] = ()) -> dict[str, Any]:
             if start:
                 kwargs["ExclusiveStartKey"] = start
             page = dynamodb.scan(**kwargs)
-            items += [json.dumps(item, sort_keys=True) for item in page["Items"]]
+            # repr: compressed bodies are binary attributes
+            items += [json.dumps(item, sort_keys=True, default=repr) for item in page["Items"]]
             start = page.get("LastEvaluatedKey")
             if not start:
                 break
