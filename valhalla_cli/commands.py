@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from valhalla_cli import exports_cmd, notify_cmd  # noqa: F401  (more groups)
+from valhalla_cli import exports_cmd, notify_cmd, replay_cmd  # noqa: F401  (more groups)
 from valhalla_cli.app import JsonFlag, api, app
 from valhalla_cli.output import console, emit_json, record, show, table
 

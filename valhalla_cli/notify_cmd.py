@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,7 +15,7 @@ notify = typer.Typer(help="Notifications: send, read, list, retry.", no_args_is_
 app.add_typer(channels, name="channels")
 app.add_typer(notify, name="notify")
 
-CHANNEL_COLUMNS = ["id", "name", "channel_type", "target", "active", "created_at"]
+CHANNEL_COLUMNS = ["id", "name", "channel_type", "target", "active", "rate_limit_per_second", "created_at"]
 NOTIFICATION_COLUMNS = ["id", "channel_id", "status", "attempts", "subject", "created_at", "last_error"]
 
 
@@ -40,12 +40,17 @@ def channels_create(
     channel_type: Annotated[str, typer.Option("--type", help="email, sms or webhook")],
     target: Annotated[str, typer.Option("--target", help="address, E.164 number or https:// URL")],
     description: Annotated[str | None, typer.Option("--description")] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option("--rate-limit", min=1, help="Deliveries a second at most (default: unlimited).")
+    ] = None,
     json: JsonFlag = False,
 ) -> None:
     """Create a channel (admin); a webhook's signing secret is shown in this answer only."""
-    body = {"name": name, "channel_type": channel_type, "target": target}
+    body: dict[str, Any] = {"name": name, "channel_type": channel_type, "target": target}
     if description is not None:
         body["description"] = description
+    if rate_limit is not None:
+        body["rate_limit_per_second"] = rate_limit
     show(api(ctx).post("/system/notify/channels", body), json)
 
 
@@ -61,20 +66,28 @@ def channels_get(
 def channels_health(
     ctx: typer.Context, channel_id: Annotated[int, typer.Argument(metavar="ID")], json: JsonFlag = False
 ) -> None:
-    """A channel's health: its state and the last hour's deliveries."""
+    """A channel's health: its breaker state, failure rate, rate limit and the last hour's deliveries."""
     client = api(ctx)
     channel = client.get(f"/system/notify/channels/{channel_id}")
+    health = client.get(f"/system/notify/channels/{channel_id}/health")
     deliveries = client.get("/system/stats/deliveries", granularity="minute", channel_id=channel_id)
-    answer = {"channel": channel, "last_hour": deliveries["totals"]}
+    answer = {"channel": channel, "health": health, "last_hour": deliveries["totals"]}
     if json:
         show(answer, True)
         return
     totals = deliveries["totals"]
+    rate = channel.get("rate_limit_per_second")
     show(
         {
             "id": channel["id"],
             "name": channel["name"],
             "active": channel["active"],
+            "state": health["state"],
+            "failure rate": f"{health['failure_rate'] * 100:.1f} % of {health['attempts_in_window']} attempts",
+            "consecutive failures": health["consecutive_failures"],
+            "disabled": health.get("disabled_reason") or health.get("disabled_at"),
+            "next probe": health.get("next_probe_at"),
+            "rate limit": f"{rate} / s" if rate else "unlimited",
             "sent (1 h)": totals["sent"],
             "failed (1 h)": totals["failed"],
             "retries (1 h)": totals["retries"],
@@ -92,8 +105,35 @@ def channels_enable(
     disable: Annotated[bool, typer.Option("--disable", help="Disable instead.")] = False,
     json: JsonFlag = False,
 ) -> None:
-    """Enable (or with --disable, disable) a channel (admin)."""
-    show(api(ctx).patch(f"/system/notify/channels/{channel_id}", {"active": not disable}), json)
+    """Enable a channel and reset its health after an auto-disable (admin); --disable switches it off."""
+    client = api(ctx)
+    if disable:
+        show(client.patch(f"/system/notify/channels/{channel_id}", {"active": False}), json)
+        return
+    health = client.post(f"/system/notify/channels/{channel_id}/enable", {})
+    if json:
+        show(health, True)
+        return
+    channel = client.get(f"/system/notify/channels/{channel_id}")
+    show({**channel, "health": health["state"]}, False)
+
+
+@channels.command("update")
+def channels_update(
+    ctx: typer.Context,
+    channel_id: Annotated[int, typer.Argument(metavar="ID")],
+    rate_limit: Annotated[int | None, typer.Option("--rate-limit", min=1, help="Deliveries a second at most.")] = None,
+    unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove the rate limit.")] = False,
+    target: Annotated[str | None, typer.Option("--target")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    json: JsonFlag = False,
+) -> None:
+    """Change a channel's rate limit, target or description (admin)."""
+    body: dict[str, Any] = {"target": target, "description": description}
+    body = {key: value for key, value in body.items() if value is not None}
+    if rate_limit is not None or unlimited:
+        body["rate_limit_per_second"] = None if unlimited else rate_limit
+    show(api(ctx).patch(f"/system/notify/channels/{channel_id}", body), json)
 
 
 @notify.command("send")

@@ -94,11 +94,16 @@ def test_keys_create_list_revoke(stack: StackProcess) -> None:
 
 def test_channels_and_a_notification_sent(stack: StackProcess) -> None:
     channel = ok_json(
-        stack, "channels", "create", "--name", "cli-email", "--type", "email", "--target", "ops@example.com"
+        stack,
+        *("channels", "create", "--name", "cli-email", "--type", "email", "--target", "ops@example.com"),
+        *("--rate-limit", "5"),
     )
+    assert channel["rate_limit_per_second"] == 5
     assert channel["id"] in {item["id"] for item in ok_json(stack, "channels", "list")["items"]}
+    assert ok_json(stack, "channels", "update", str(channel["id"]), "--unlimited")["rate_limit_per_second"] is None
     assert ok_json(stack, "channels", "enable", str(channel["id"]), "--disable")["active"] is False
-    assert ok_json(stack, "channels", "enable", str(channel["id"]))["active"] is True
+    assert ok_json(stack, "channels", "enable", str(channel["id"]))["state"] == "healthy"
+    assert ok_json(stack, "channels", "get", str(channel["id"]))["active"] is True
     sent = ok_json(
         stack, "notify", "send", "--channel-id", str(channel["id"]), "--subject", "Hi", "--body", "From the CLI"
     )
@@ -111,6 +116,13 @@ def test_channels_and_a_notification_sent(stack: StackProcess) -> None:
     assert [item["id"] for item in listed["items"]] == [sent["id"]]
     health = ok_json(stack, "channels", "health", str(channel["id"]))
     assert health["last_hour"]["sent"] == 1
+    assert health["health"]["state"] == "healthy" and health["health"]["failure_rate"] == 0
+    human = run(stack, "channels", "health", str(channel["id"]))
+    assert human.returncode == 0 and "healthy" in human.stdout and "unlimited" in human.stdout
+    # Nothing failed: a dry-run replay of the channel's last hour finds nothing, and says so when it ends.
+    replay = ok_json(stack, "notify", "replay", "--channel-id", str(channel["id"]), "--dry-run", "--wait")
+    assert replay["status"] == "completed" and replay["dry_run"] is True and replay["matched"] == 0
+    assert replay["id"] in {item["id"] for item in ok_json(stack, "notify", "replays")["items"]}
     table = run(stack, "notify", "list")
     assert table.returncode == 0 and "From the CLI" not in table.stdout and str(sent["id"]) in table.stdout
     stats = ok_json(stack, "stats", "--granularity", "minute")

@@ -139,9 +139,22 @@ def test_an_operator_clicks_through_the_console(browser: WebDriver, stack: Stack
     # A channel, and a notification that is sent.
     go(driver, "channels")
     fill(driver, {"channel-name": "browser-email", "channel-type": "email", "channel-target": "ops@example.com"})
+    fill(driver, {"channel-rate": "5"})
     submit(driver, "channel-form")
     created = toast(driver, "created")
     channel_id = created.split()[1]
+    # Its health and rate limit, in the list and the detail; the admin lifts the limit.
+    badge = f'span.badge[data-channel="{channel_id}"]'
+    wait_for(lambda: (element := visible(driver, badge)) and element.text == "healthy", "the health badge")
+    click(driver, badge, "the channel's row")
+    wait_for(
+        lambda: (shown := visible(driver, "#channel-detail")) and "5 / s" in shown.text and "0.0 % of 0" in shown.text,
+        "the channel's health and rate limit",
+    )
+    driver.save_screenshot(str(SHOTS / "channels.png"))
+    fill(driver, {"edit-channel-rate": ""})
+    submit(driver, "channel-rate-form")
+    toast(driver, "rate limit: unlimited")
     go(driver, "notifications")
     fill(driver, {"send-channel": channel_id, "send-subject": "Hello from the console", "send-body": "It works"})
     submit(driver, "send-form")
@@ -153,6 +166,20 @@ def test_an_operator_clicks_through_the_console(browser: WebDriver, stack: Stack
             for cell in driver.find_elements(By.CSS_SELECTOR, row_status)
         ),
         "the notification sent",
+    )
+
+    # A dry-run replay of the channel's failures: there are none, and the run says so.
+    fill(driver, {"replay-channel": channel_id, "replay-dry-run": "yes"})
+    submit(driver, "replay-form")
+    replay_id = toast(driver, "started (dry run)").split()[1]
+    counts = f'.replay-counts[data-replay="{replay_id}"]'
+    wait_for(
+        lambda: (
+            (cell := visible(driver, counts))
+            and "completed" in cell.find_element(By.XPATH, "..").text
+            and cell.text.startswith("0 / 0 / 0")
+        ),
+        "the replay completed, nothing matched",
     )
 
     # Events: subscribe the channel, send a test event, find it in the log, resend it.

@@ -77,4 +77,5 @@ V.pages.notifications = async function (section) {
   var wanted = location.hash.split("/")[1];
   if (wanted && /^\d+$/.test(wanted)) await showDetail(Number(wanted));
   V.every(3000, function () { load().catch(function () {}); });
+  await V.replaysCard(section);
 };
