@@ -60,9 +60,11 @@ def measure() -> dict[str, dict[str, int]]:
     from chalice.test import Client
 
     from app import app
+    from chalicelib.clock import FixedClock, utcnow
     from chalicelib.deps import get_deps
     from chalicelib.domain.common import Role
     from chalicelib.domain.notifications import EnqueueNotification
+    from chalicelib.services.ratelimit import ApiRateLimiter
     from chalicelib.workers import notifications as worker
     from tests.notify_support import create_channel, enqueue, sqs_records
     from tests.support import ROOT, Api, make_token
@@ -79,9 +81,13 @@ def measure() -> dict[str, dict[str, int]]:
             worker.deliver(sqs_records())
         results["warm-up (first notification of a container)"] = dict(warm_up)
 
+        # The key's requests are counted in leased blocks (6 for the default 600 a minute):
+        # a fresh limiter, on a clock that stays in one minute, leases once for 6 requests.
+        get_deps().__dict__["api_rate_limiter"] = ApiRateLimiter(FixedClock(utcnow()), 600)
         with counter.phase() as api_enqueue:
-            notification = enqueue(api, channel["id"])
-        results["POST /system/notify/ (auth + shield + enqueue + audit)"] = dict(api_enqueue)
+            for _ in range(6):
+                notification = enqueue(api, channel["id"])
+        results["6 x POST /system/notify/ (auth + shield + enqueue + audit)"] = dict(api_enqueue)
 
         with counter.phase() as service_enqueue:
             request = EnqueueNotification(channel_id=channel["id"], subject="s", body="b")
@@ -89,7 +95,7 @@ def measure() -> dict[str, dict[str, int]]:
         results["enqueue() as a service (export engine)"] = dict(service_enqueue)
 
         records = sqs_records()
-        assert len(records) == 2, records
+        assert len(records) == 7, records  # six through the API, one through the service
         with counter.phase() as deliver_one:
             outcome = worker.deliver(records[:1])
         assert outcome == {"batchItemFailures": []}

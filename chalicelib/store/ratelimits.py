@@ -3,8 +3,8 @@
 - ``bucket#<channel id>``: a channel's token bucket (``tokens``, ``stamp``), leased by
   an optimistic conditional write on the ``stamp`` that was read;
 - ``key#<key id>#<minute>``: an API key's request count in one minute, incremented by
-  one ``UpdateItem ADD`` per request on the condition that it is below the limit;
-  expires by TTL.
+  one ``UpdateItem ADD`` per block of requests a container leases, on the condition
+  that the block fits under the limit; expires by TTL.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ class RateLimitRepo:
             raise
         return True
 
-    def count_request(self, key_id: int, window_start: int, limit: int) -> int:
-        """Count one request in the key's window; returns the count, or ``limit + 1`` when over it.
+    def count_request(self, key_id: int, window_start: int, limit: int, block: int = 1) -> int:
+        """Count ``block`` requests in the key's window; returns the count, or ``limit + 1``
+        when they do not fit under the limit.
 
         The increment is conditional, so requests over the limit are not counted (and
         cost a failed conditional write, which DynamoDB bills as a write).
@@ -73,10 +74,10 @@ class RateLimitRepo:
         try:
             item.update(
                 actions=[
-                    KeyWindowItem.used.add(1),
+                    KeyWindowItem.used.add(block),
                     KeyWindowItem.expires_at.set(datetime.fromtimestamp(window_start + WINDOW_TTL_SECONDS, UTC)),
                 ],
-                condition=KeyWindowItem.used.does_not_exist() | (KeyWindowItem.used < limit),
+                condition=KeyWindowItem.used.does_not_exist() | (KeyWindowItem.used <= limit - block),
             )
         except UpdateError as exc:
             if conditional_failed(exc):

@@ -91,3 +91,40 @@ def test_the_key_limit_fails_open_when_its_table_cannot_be_written(api: Api, mon
     monkeypatch.setattr(RateLimitRepo, "count_request", broken)
     reply = api.get("/system/notify/channels")
     assert reply.status == 200 and reply.headers["x-ratelimit-remaining"] == reply.headers["x-ratelimit-limit"]
+
+
+def counting_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The block size of every count the limiter writes (the real write still happens)."""
+    blocks: list[int] = []
+    real = RateLimitRepo.count_request
+
+    def count_request(self: RateLimitRepo, key_id: int, window_start: int, limit: int, block: int = 1) -> int:
+        blocks.append(block)
+        return real(self, key_id, window_start, limit, block)
+
+    monkeypatch.setattr(RateLimitRepo, "count_request", count_request)
+    return blocks
+
+
+def test_a_busy_key_is_counted_in_leased_blocks_and_its_headers_still_count_down(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = get_deps()
+    deps.clock = FixedClock(datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC))
+    deps.__dict__["api_rate_limiter"] = ApiRateLimiter(deps.clock, default_per_minute=600)
+    created = api.post("/system/keys", {"name": "busy", "role": "viewer", "rate_limit_per_minute": 1000})
+    busy = api.as_(created.json["token"])
+    blocks = counting_writes(monkeypatch)
+    replies = [busy.get("/system/notify/channels") for _ in range(25)]
+    assert [reply.status for reply in replies] == [200] * 25
+    assert blocks == [10, 10, 10]  # one write per 10 requests (a hundredth of the limit), not 25
+    assert [int(reply.headers["x-ratelimit-remaining"]) for reply in replies] == list(range(999, 974, -1))
+
+
+def test_near_its_limit_a_leasing_key_is_counted_one_by_one_and_never_passes_it(aws: None) -> None:
+    limiter = ApiRateLimiter(FixedClock(datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)), default_per_minute=600)
+    other_container = ApiRateLimiter(limiter.clock, default_per_minute=600)
+    windows = [(limiter if n % 2 else other_container).count(7, 201) for n in range(230)]
+    allowed = [window for window in windows if window.allowed]
+    assert len(allowed) == 201  # two containers, blocks of 2: the last request fits one at a time
+    assert not any(window.allowed for window in windows[201:])
