@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from enum import StrEnum
 
 from chalicelib.domain.notifications import Outcome, retry_delay
+
+
+class DeliveryOutcome(StrEnum):
+    """What handling one outbox message came to (an attempt's own outcome is ``Outcome``)."""
+
+    sent = "sent"  # an attempt was made ...
+    retry = "retry"
+    failed = "failed"
+    busy = "busy"  # another worker holds the lease: the message comes back after ``delay``
+    skip = "skip"  # nothing to do: done already, not due yet, unknown
+    deferred = "deferred"  # the channel's breaker or rate limit: not attempted, back after ``delay``
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,15 @@ from chalicelib.domain.notifications import NotificationStatus
 
 MAX_SPAN = timedelta(days=14)
 MAX_REPLAY = 10_000
+
+
+class RunOutcome(StrEnum):
+    """What one invocation of the replay worker came to."""
+
+    done = "done"  # finished, cancelled or taken over: nothing more to do for this message
+    proceed = "continue"  # out of time: a fresh invocation carries on from the stored position
+    busy = "busy"  # another invocation holds the lease
+    skip = "skip"  # unknown or already finished
 
 
 class ReplayStatus(str, Enum):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.channels.base import Delivered, DeliveryFailed, OutgoingMessage
 from chalicelib.channels.registry import Registry
 from chalicelib.clock import Clock, isoformat, parse_iso
-from chalicelib.domain.delivery import decide
+from chalicelib.domain.delivery import DeliveryOutcome, decide
 from chalicelib.domain.notifications import NotificationStatus, Outcome, clip_error
 from chalicelib.logs import get_logger
 from chalicelib.services.channels import Channels
@@ -37,14 +37,12 @@ EARLY_TOLERANCE_SECONDS = 2
 class DeliveryReport:
     """What one delivery attempt of one outbox item came to.
 
-    ``outcome``: ``sent`` | ``retry`` | ``failed`` (an attempt was made), ``busy``
-    (another worker holds the lease: try this message again in ``delay`` seconds) or
-    ``skip`` (nothing to do for this message: done already, not due yet, unknown) or
-    ``deferred`` (the channel's breaker or rate limit: not attempted, back in ``delay`` s).
+    ``outcome``: a :class:`~chalicelib.domain.delivery.DeliveryOutcome`; ``delay`` is the
+    seconds until the message comes back (``retry``, ``busy``, ``deferred``).
     """
 
     notification_id: int
-    outcome: str
+    outcome: DeliveryOutcome
     delay: int | None = None
     attempts: int = 0
     channel_type: str | None = None
@@ -93,14 +91,16 @@ class Delivery:
     def _why_not_claimed(self, notification_id: int, stamp: str) -> DeliveryReport:
         current = self.repo.state(notification_id, consistent=True)
         if current is None:
-            return DeliveryReport(notification_id, "skip", error="unknown notification")
+            return DeliveryReport(notification_id, DeliveryOutcome.skip, error="unknown notification")
         if current.status != NotificationStatus.pending.value:
-            return DeliveryReport(notification_id, "skip", error=f"already {current.status}")
+            return DeliveryReport(notification_id, DeliveryOutcome.skip, error=f"already {current.status}")
         if current.lease_until and current.lease_until >= stamp:
             remaining = (parse_iso(current.lease_until) - parse_iso(stamp)).total_seconds()
-            return DeliveryReport(notification_id, "busy", delay=max(1, int(remaining) + 1), error="lease held")
+            return DeliveryReport(
+                notification_id, DeliveryOutcome.busy, delay=max(1, int(remaining) + 1), error="lease held"
+            )
         # Not due yet: a duplicate message. The item's own message (or the sweeper) brings it back.
-        return DeliveryReport(notification_id, "skip", error="not due yet")
+        return DeliveryReport(notification_id, DeliveryOutcome.skip, error="not due yet")
 
     def deliver(self, notification_id: int, owner: str | None = None) -> DeliveryReport:
         """Claim, send through the channel's driver, and record the outcome."""
@@ -149,7 +149,7 @@ class Delivery:
         self.repo.release(item, owner, isoformat(self.clock() + timedelta(seconds=gate.delay)))
         return DeliveryReport(
             int(item.id),
-            "deferred",
+            DeliveryOutcome.deferred,
             delay=gate.delay,
             attempts=int(item.attempts or 0),
             channel_type=item.channel_type,
@@ -213,7 +213,7 @@ class Delivery:
             )
         return DeliveryReport(
             int(item.id),
-            decision.outcome.value,
+            DeliveryOutcome(decision.outcome.value),
             delay=decision.delay,
             attempts=number,
             channel_type=item.channel_type,

@@ -23,7 +23,7 @@ from chalicelib.clock import Clock, isoformat, parse_iso
 from chalicelib.domain.common import Principal, Role
 from chalicelib.domain.errors import Conflict, DomainError, NotFound
 from chalicelib.domain.notifications import EnqueueNotification, NotificationStatus
-from chalicelib.domain.replays import CreateReplay, ReplayQuery, ReplayStatus, ReplayView
+from chalicelib.domain.replays import CreateReplay, ReplayQuery, ReplayStatus, ReplayView, RunOutcome
 from chalicelib.logs import get_logger
 from chalicelib.queues import SqsQueue
 from chalicelib.services.notifications import Notifications
@@ -139,15 +139,19 @@ class Replays:
 
     # --- the worker --------------------------------------------------------
 
-    def run(self, replay_id: int, remaining_ms: Callable[[], int] | None = None) -> str:
+    def run(self, replay_id: int, remaining_ms: Callable[[], int] | None = None) -> RunOutcome:
         """Work on a job until it is done or the time runs short: ``done``, ``continue``, ``busy`` or ``skip``."""
         item = self.repo.get(replay_id)
         if item is None or item.status not in (ReplayStatus.pending.value, ReplayStatus.running.value):
-            return "skip"
+            return RunOutcome.skip
         now = self.clock()
         if not self.repo.claim(item, isoformat(now), isoformat(now + timedelta(seconds=LEASE_SECONDS))):
             current = self.repo.get(replay_id)
-            return "busy" if current is not None and current.status == ReplayStatus.running.value else "skip"
+            return (
+                RunOutcome.busy
+                if current is not None and current.status == ReplayStatus.running.value
+                else RunOutcome.skip
+            )
         cursor: dict[str, Any] = item.cursor or {"status": 0, "position": None}
         counts = {name: int(getattr(item, name) or 0) for name in ("matched", "replayed", "skipped")}
         while cursor["status"] < len(item.statuses) and counts["matched"] < int(item.max):
@@ -164,11 +168,11 @@ class Replays:
             position = page.last_evaluated_key
             cursor = {"status": cursor["status"] + (0 if position else 1), "position": position}
             if not self._progress(item, counts, cursor):
-                return "done"  # cancelled (or taken over): stop here
+                return RunOutcome.done  # cancelled (or taken over): stop here
             if remaining_ms is not None and remaining_ms() < RESERVE_MS:
                 # The next invocation may claim it at once and carries on from the position.
                 self.repo.fenced(item, {"lease_until": None}, isoformat(self.clock()))
-                return "continue"
+                return RunOutcome.proceed
         self.repo.fenced(
             item,
             {
@@ -180,7 +184,7 @@ class Replays:
             },
             isoformat(self.clock()),
         )
-        return "done"
+        return RunOutcome.done
 
     def _replay_one(self, item: ReplayItem, stored: Stored) -> bool:
         notification_id = int(stored.state.id)

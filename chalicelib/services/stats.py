@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chalicelib.clock import Clock, isoformat
+from chalicelib.domain.delivery import DeliveryOutcome as Outcome
 from chalicelib.domain.stats import (
     DURATION_BOUNDS_S,
     LATENCY_BOUNDS_MS,
@@ -27,7 +28,7 @@ from chalicelib.logs import get_logger
 from chalicelib.store.stats import Increment, StatsTable
 
 ALL = "all"
-DELIVERY_OUTCOMES = ("sent", "failed", "retry")
+DELIVERY_OUTCOMES = (Outcome.sent, Outcome.failed, Outcome.retry)
 
 
 class DeliveryOutcome(Protocol):
@@ -92,11 +93,11 @@ class StatsRecorder:
             for scope in (str(channel), ALL):
                 counts = per_scope[scope]
                 counts["attempts"] += 1
-                if attempt.outcome == "retry":
+                if attempt.outcome == Outcome.retry:
                     counts["retries"] += 1
                 else:
                     counts[attempt.outcome] += 1
-                if attempt.outcome == "sent" and attempt.latency_ms is not None:
+                if attempt.outcome == Outcome.sent and attempt.latency_ms is not None:
                     counts[f"h{bucket_index(attempt.latency_ms, LATENCY_BOUNDS_MS)}"] += 1
         shard = self.rand(0, self.shards - 1)
         increments = []

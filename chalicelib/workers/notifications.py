@@ -21,15 +21,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.deps import get_deps
+from chalicelib.domain.delivery import DeliveryOutcome
 from chalicelib.logs import get_logger
 from chalicelib.queues import SqsQueue
 from chalicelib.services.notifications import DeliveryReport, Notifications
 from chalicelib.workers import events as events_worker
 from chalicelib.workers.runner import DONE, Outcome, RetryIn, run_batch
 
-METRIC_NAMES = {"sent": "NotificationsSent", "failed": "NotificationsFailed", "retry": "NotificationsRetried"}
+METRIC_NAMES = {
+    DeliveryOutcome.sent: "NotificationsSent",
+    DeliveryOutcome.failed: "NotificationsFailed",
+    DeliveryOutcome.retry: "NotificationsRetried",
+}
 BUDGET_MARGIN_MS = 1000  # to record the outcome after a send that used its whole timeout
-AGAIN_LATER = ("retry", "busy", "deferred")
+AGAIN_LATER = (DeliveryOutcome.retry, DeliveryOutcome.busy, DeliveryOutcome.deferred)
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +107,7 @@ def _log(report: DeliveryReport, message_id: str) -> None:
         "error": report.error,
         "retry_in_seconds": report.delay,
     }
-    level = "warning" if report.outcome in ("retry", "failed") else "info"
+    level = "warning" if report.outcome in (DeliveryOutcome.retry, DeliveryOutcome.failed) else "info"
     getattr(get_logger(), level)("notification attempt", extra=fields)
 
 

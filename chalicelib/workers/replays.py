@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.deps import get_deps
+from chalicelib.domain.replays import RunOutcome
 from chalicelib.logs import get_logger
 from chalicelib.workers.runner import DONE, Outcome, RetryIn, run_batch
 
@@ -29,9 +30,9 @@ def handle(event: Any, remaining_ms: Callable[[], int] | None = None) -> dict[st
             get_logger().error("replay message without a replay id dropped", extra={"message_id": record.message_id})
             return DONE
         outcome = replays.run(replay_id, remaining_ms)  # an exception: retried, resuming from its position
-        if outcome == "continue":
+        if outcome is RunOutcome.proceed:
             replays.send(replay_id)  # a fresh invocation carries on from the stored position
-        if outcome == "busy":
+        if outcome is RunOutcome.busy:
             return RetryIn(BUSY_RETRY_SECONDS)  # another invocation holds the lease
         return DONE
 
