@@ -299,7 +299,7 @@ def write(results: dict[str, Any], output: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", default="", help=f"comma-separated parts of {', '.join(PARTS)}")
-    parser.add_argument("--import-runs", type=int, default=int(os.environ.get("BENCH_IMPORT_RUNS", "11")))
+    parser.add_argument("--import-runs", type=int, default=int(os.environ.get("BENCH_IMPORT_RUNS", "21")))
     parser.add_argument("--latency-requests", type=int, default=int(os.environ.get("BENCH_LATENCY_REQUESTS", "300")))
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(

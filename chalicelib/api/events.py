@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.clock import isoformat
 from chalicelib.deps import get_deps
-from chalicelib.domain import event_filters
-from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
+from chalicelib.domain.common import PageOf, Role, page_body
 from chalicelib.errors import ValidationFailed
 from chalicelib.http import Call, endpoint, path_id
 from chalicelib.shield import exempt_from_shield, shield
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
         TestEvent,
         UpdateSubscription,
     )
+    from chalicelib.domain.schema import PageQuery
     from chalicelib.store.events import EventItem
 
 # The models and the event catalogue are imported by the views that use them: a cold start
@@ -65,10 +65,12 @@ def create_subscription(call: Call) -> SubscriptionView:
 
 
 @events_api.route(SUBSCRIPTIONS, methods=["GET"])
-@endpoint(events_api, role=Role.viewer, query=PageQuery, response=PageOf("event_subscriptions.SubscriptionView"))
+@endpoint(
+    events_api, role=Role.viewer, query="schema.PageQuery", response=PageOf("event_subscriptions.SubscriptionView")
+)
 def list_subscriptions(call: Call) -> dict[str, Any]:
     """Subscriptions by id."""
-    query = call.query(PageQuery)
+    query: PageQuery = call.query()
     return page_body(*get_deps().subscriptions.page(query.limit, query.cursor))
 
 
@@ -144,6 +146,7 @@ def test_subscription(call: Call, subscription_id: str) -> SentEvent:
 @exempt_from_shield
 def test_filter(call: Call) -> FilterResult:
     """Whether a filter matches an event envelope (writes nothing, so it works in every mode)."""
+    from chalicelib.domain import event_filters
     from chalicelib.domain.event_subscriptions import FilterResult, filter_problems
 
     request: FilterTest = call.body()

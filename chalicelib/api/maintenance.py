@@ -8,7 +8,6 @@ from chalicelib.domain.common import Role
 from chalicelib.domain.maintenance_mode import StateUnavailable
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import Call, endpoint
-from chalicelib.services.event_sources import announce_maintenance
 from chalicelib.shield import exempt_from_shield
 
 if TYPE_CHECKING:
@@ -38,5 +37,7 @@ def set_state(call: Call) -> MaintenanceState:
     previous = get_deps().maintenance.stored()
     state = get_deps().maintenance.set(change, call.principal)
     call.audit("maintenance.set", "maintenance_state", "current", change.model_dump(mode="json"))
+    from chalicelib.services.event_sources import announce_maintenance  # on first use, not at cold start
+
     announce_maintenance(previous, state)
     return state

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.blueprint import ApiBlueprint
 from chalicelib.deps import get_deps
-from chalicelib.domain.common import PageOf, PageQuery, Role, page_body
+from chalicelib.domain.common import PageOf, Role, page_body
 from chalicelib.errors import ValidationFailed
 from chalicelib.http import Call, Reply, endpoint, path_id
 from chalicelib.shield import shield
 
 if TYPE_CHECKING:
     from chalicelib.domain.retention import PurgeRun, RetentionPolicy, RetentionPreview, SetPolicy, StartPurge
+    from chalicelib.domain.schema import PageQuery
 
 retention_api = ApiBlueprint(__name__, "/system/retention")
 
@@ -45,10 +46,10 @@ def set_policy(call: Call) -> Reply:
 
 
 @retention_api.route("/", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf("retention.RetentionPolicy"))
+@endpoint(retention_api, role=Role.viewer, query="schema.PageQuery", response=PageOf("retention.RetentionPolicy"))
 def list_policies(call: Call) -> dict[str, Any]:
     """List retention policies, by category."""
-    page = call.query(PageQuery)
+    page: PageQuery = call.query()
     return page_body(*get_deps().retention.page(page.limit, page.cursor))
 
 
@@ -76,10 +77,10 @@ def start_purge(call: Call) -> PurgeRun:
 
 
 @retention_api.route("/runs", methods=["GET"])
-@endpoint(retention_api, role=Role.viewer, query=PageQuery, response=PageOf("retention.PurgeRun"))
+@endpoint(retention_api, role=Role.viewer, query="schema.PageQuery", response=PageOf("retention.PurgeRun"))
 def list_runs(call: Call) -> dict[str, Any]:
     """List purge runs, newest first."""
-    page = call.query(PageQuery)
+    page: PageQuery = call.query()
     return page_body(*get_deps().retention.page_runs(page.limit, page.cursor))
 
 

@@ -4,7 +4,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from chalicelib.domain.common import InputTimestamp, Schema, Timestamp
+from chalicelib.domain.common import InputTimestamp, Timestamp
+from chalicelib.domain.schema import Schema
 
 SECRET_WORDS = ("secret", "token", "password", "signing", "authorization")
 

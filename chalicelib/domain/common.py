@@ -6,9 +6,9 @@ import importlib
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Annotated, Any, Generic, NamedTuple, TypeVar
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, PlainSerializer
 
 from chalicelib.clock import isoformat
 
@@ -91,33 +91,6 @@ def _reject_bool(value: Any) -> Any:
 RecordId = Annotated[int, BeforeValidator(_reject_bool), Field(ge=1, le=10**15)]
 
 
-class Schema(BaseModel):
-    """Every model of the API: its validator is built on first use, not at import (cold start)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
-class StrictInput(Schema):
-    """Base of every request body: unknown fields are an error, strings are stripped."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=False)
-
-
-class PageQuery(Schema):
-    model_config = ConfigDict(extra="ignore")
-
-    limit: int = Field(default=50, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2048)
-
-
-T = TypeVar("T")
-
-
-class Page(Schema, Generic[T]):
-    items: list[T]
-    next_cursor: str | None
-
-
 class PageOf:
     """``Page[item]`` for a route's declaration, parametrized when the OpenAPI document asks.
 
@@ -130,6 +103,8 @@ class PageOf:
 
     @property
     def model(self) -> Any:
+        from chalicelib.domain.schema import Page
+
         return Page[resolve_model(self.item)]  # type: ignore[misc]
 
 

@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from chalicelib.domain import event_filters
-from chalicelib.domain.common import InputTimestamp, PageQuery, RecordId, Schema, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import InputTimestamp, RecordId, SingleLine, Timestamp
 from chalicelib.domain.events import EVENT_TYPES, pattern_problem
+from chalicelib.domain.schema import PageQuery, Schema, StrictInput
 
 MAX_CHANNELS = 10
 MAX_PATTERNS = 20

@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.clock import isoformat
-from chalicelib.domain.common import Schema
 from chalicelib.domain.disclosure import public_error
+from chalicelib.domain.schema import Schema
 
 EVENT_ID_PREFIX = "evt_"
 

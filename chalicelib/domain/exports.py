@@ -24,8 +24,9 @@ from pydantic import (
 )
 
 from chalicelib.clock import isoformat
-from chalicelib.domain.common import PageQuery, PlainText, RecordId, Schema, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import PlainText, RecordId, SingleLine, Timestamp
 from chalicelib.domain.notifications import NotificationStatus
+from chalicelib.domain.schema import PageQuery, Schema, StrictInput
 
 
 class ExportOutcome(StrEnum):

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-from chalicelib.domain.common import Schema, Timestamp
+from chalicelib.domain.common import Timestamp
+from chalicelib.domain.schema import Schema
 
 
 class HealthState(str, Enum):

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chalicelib.domain.common import Role, Schema, StrictInput, Timestamp
+from chalicelib.domain.common import Role, Timestamp
 from chalicelib.domain.ratelimit import MAX_RATE_PER_MINUTE
+from chalicelib.domain.schema import Schema, StrictInput
 
 
 class CreateKey(StrictInput):

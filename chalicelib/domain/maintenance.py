@@ -6,10 +6,11 @@ from datetime import datetime
 
 from pydantic import Field
 
-from chalicelib.domain.common import InputTimestamp, PlainText, Schema, StrictInput, Timestamp
+from chalicelib.domain.common import InputTimestamp, PlainText, Timestamp
 
 # Re-exported: the modes belong with the state, but the shield imports them without its models.
 from chalicelib.domain.maintenance_mode import BLOCKED_DETAIL, UNAVAILABLE_DETAIL, Mode, StateUnavailable
+from chalicelib.domain.schema import Schema, StrictInput
 
 __all__ = [
     "BLOCKED_DETAIL",

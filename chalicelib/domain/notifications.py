@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from chalicelib.domain.common import PageQuery, PlainText, RecordId, Schema, SingleLine, StrictInput, Timestamp
+from chalicelib.domain.common import PlainText, RecordId, SingleLine, Timestamp
 from chalicelib.domain.ratelimit import MAX_RATE_PER_SECOND
+from chalicelib.domain.schema import PageQuery, Schema, StrictInput
 
 
 class ChannelType(str, Enum):

@@ -7,8 +7,9 @@ from enum import Enum, StrEnum
 
 from pydantic import Field, model_validator
 
-from chalicelib.domain.common import InputTimestamp, PageQuery, RecordId, Schema, StrictInput, Timestamp
+from chalicelib.domain.common import InputTimestamp, RecordId, Timestamp
 from chalicelib.domain.notifications import NotificationStatus
+from chalicelib.domain.schema import PageQuery, Schema, StrictInput
 
 MAX_SPAN = timedelta(days=14)
 MAX_REPLAY = 10_000

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, field_validator
 
-from chalicelib.domain.common import PlainText, Schema, StrictInput, Timestamp
+from chalicelib.domain.common import PlainText, Timestamp
+from chalicelib.domain.schema import Schema, StrictInput
 
 CATEGORY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_DAYS_TO_KEEP = 36500

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from chalicelib.domain.common import InputTimestamp, RecordId, Schema
+from chalicelib.domain.common import InputTimestamp, RecordId
+from chalicelib.domain.schema import Schema
 
 MAX_BUCKETS = 1440
 
