@@ -134,6 +134,7 @@ def notify(channels: int) -> dict[str, Any]:
     from app import app
     from chalicelib.deps import get_deps
     from chalicelib.domain.notifications import ChannelType, CreateChannel
+    from chalicelib.workers.notifications import write_held_tallies
 
     with _recorded() as recorder:
         token = admin_token()
@@ -158,6 +159,7 @@ def notify(channels: int) -> dict[str, Any]:
                     assert reply.status_code == 201, reply.body
                     made.append(json.loads(reply.body)["id"])
                 _drain(pump)
+                write_held_tallies()  # what the worker still holds, as its next batch would write it
             statuses = Counter(
                 json.loads(client.http.get(f"/system/notify/{i}", headers=headers).body)["status"] for i in made
             )

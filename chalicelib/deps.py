@@ -166,7 +166,9 @@ class Deps:
         from chalicelib.store.stats import default_stats_table
 
         settings = self.settings
-        return StatsRecorder(default_stats_table(), self.clock, settings.stats_shards)
+        return StatsRecorder(
+            default_stats_table(), self.clock, settings.stats_shards, flush_seconds=settings.tally_flush_seconds
+        )
 
     @cached_property
     def stats_reader(self) -> StatsReader:

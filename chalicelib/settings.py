@@ -192,6 +192,8 @@ class Settings(NamedTuple):
     config_cache_seconds: float = 5.0
     stats_shards: int = 4
     stats_end_shards: int = 64
+    # How long a container may hold delivery tallies (analytics, channel health's successes).
+    tally_flush_seconds: float = 10.0
     # API Gateway stage throttling (requests/s and burst), the outer guard in front of the API.
     api_throttle_rate: float = 50.0
     api_throttle_burst: int = 100
@@ -270,6 +272,9 @@ def load_settings() -> Settings:
         stats_shards=min(32, max(1, env.whole("VALHALLA_STATS_SHARDS", 4))),
         # The analytics' by_end key: every new aggregate row is one write on one of these.
         stats_end_shards=min(256, max(1, env.whole("VALHALLA_STATS_END_SHARDS", 64))),
+        # A delivery worker adds up its batches' outcomes and writes them at most this often
+        # (and at once when a batch was not full: the queue is draining). 0: after every batch.
+        tally_flush_seconds=min(60.0, env.seconds("VALHALLA_TALLY_FLUSH_SECONDS", 10.0)),
         api_throttle_rate=env.seconds("VALHALLA_API_THROTTLE_RATE", 50.0),
         api_throttle_burst=env.whole("VALHALLA_API_THROTTLE_BURST", 100),
         signing_key_id=env.text("VALHALLA_SIGNING_KEY_ID", f"alias/{prefix}-signing"),

@@ -59,9 +59,7 @@ def add_outbox(item_id: int, status: str, moment: datetime) -> None:
     from chalicelib.store.outbox import OutboxRepo
 
     stamp = isoformat(moment)
-    state = OutboxItem(
-        item_id, status=status, created_at=stamp, updated_at=stamp, channel_id=1, channel_type="email"
-    )
+    state = OutboxItem(item_id, status=status, created_at=stamp, updated_at=stamp, channel_id=1, channel_type="email")
     OutboxRepo().put(state, ContentItem(item_id, subject=f"subject {item_id}", body="body"))
 
 

@@ -71,6 +71,7 @@ class SqsPump:
         budget_seconds: int = DEFAULT_BUDGET_SECONDS,
         wait_seconds: int = 1,
         concurrency: int = 1,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.name = config.name
@@ -89,6 +90,7 @@ class SqsPump:
         ]
         # Lambda polls a queue with several concurrent invocations; so do the pumps.
         self.concurrency = max(1, concurrency)
+        self.on_idle = on_idle  # called when a receive finds the queue empty
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -146,7 +148,8 @@ class SqsPump:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                if self.poll_once() is None and self.on_idle is not None:
+                    self.on_idle()
             except Exception as exc:
                 if self._stop.is_set():
                     break

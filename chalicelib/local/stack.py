@@ -166,6 +166,7 @@ class LocalStack:
     def _create_event_sources(self, app: Chalice, config: Config) -> None:
         from chalicelib.aws import client
         from chalicelib.settings import get_settings
+        from chalicelib.workers.notifications import write_held_tallies
 
         region = get_settings().region
 
@@ -183,6 +184,8 @@ class LocalStack:
                 log=self.log,
                 budget_seconds=budget(source.name),
                 concurrency=get_settings().local_pump_concurrency,
+                # Lambda writes a container's held tallies with its next batch; locally, once idle.
+                on_idle=write_held_tallies if source.handler_string == "app.deliver_notifications" else None,
             )
             for source in sqs_sources(app)
         ]

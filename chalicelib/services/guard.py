@@ -85,5 +85,5 @@ class DeliveryGuard:
             retry_after = result.retry_after
         self.health.observe(channel_id, success, retry_after, probe=gate.kind == "probe")
 
-    def flush(self) -> None:
-        self.health.flush()
+    def flush(self, draining: bool = True) -> None:
+        self.health.flush(draining)

@@ -1,8 +1,10 @@
 """Channel health: the circuit breaker, auto-disable and a receiver's Retry-After, applied.
 
-Outcomes are tallied per channel in the container and written once per SQS batch
-(:meth:`ChannelHealth.flush`): one window-counter write per channel per batch, and a
-state write only when the state changes. The rules are the pure functions of
+Outcomes are tallied per channel in the container (:meth:`ChannelHealth.flush`): a
+tally with a failure is written after its batch; one of successes only may wait up to
+``VALHALLA_TALLY_FLUSH_SECONDS`` (or until a batch was not full), so a busy healthy
+channel costs a window-counter write per container every few seconds, not per batch.
+A state write happens only when the state changes. The rules are the pure functions of
 :mod:`chalicelib.domain.health`; each change is one conditional write on the version
 read, retried on a conflict. The breaker state is read through a one-second cache, so
 an open breaker costs a worker one read a second, not one per delivery.
@@ -76,6 +78,7 @@ class _Tally:
     failures: int = 0
     successes: int = 0
     trailing_failures: int = 0  # failures since the last success in this tally
+    since: float = 0.0  # monotonic time of its first outcome
 
 
 class ChannelHealth:
@@ -100,6 +103,7 @@ class ChannelHealth:
         self.rand = rand or random.Random()
         self.monotonic = monotonic
         self.probe_lease_seconds = settings.attempt_ceiling_seconds
+        self.hold_seconds = settings.tally_flush_seconds
         self._cache: dict[int, tuple[float, Health]] = {}
         self._tallies: dict[int, _Tally] = {}
         self._lock = threading.Lock()
@@ -163,7 +167,9 @@ class ChannelHealth:
                 self._change(channel_id, lambda health: probe_failed(health, now, self.policy))
         else:
             with self._lock:
-                tally = self._tallies.setdefault(channel_id, _Tally())
+                tally = self._tallies.get(channel_id)
+                if tally is None:
+                    tally = self._tallies[channel_id] = _Tally(since=self.monotonic())
                 tally.attempts += 1
                 if success:
                     tally.successes += 1
@@ -174,10 +180,22 @@ class ChannelHealth:
         if retry_after is not None:
             self._change(channel_id, lambda health: pause(health, now, retry_after, self.policy))
 
-    def flush(self) -> None:
-        """Write what this container saw since the last flush (the worker calls it once per batch)."""
+    def flush(self, draining: bool = True) -> None:
+        """Write what this container saw (the worker calls it after each batch).
+
+        A tally of successes only is held while it is younger than ``hold_seconds``, unless
+        ``draining`` (the batch was not full): successes only dilute a failure rate, so a
+        few seconds' delay changes no decision, while a failure is written at once.
+        """
+        now = self.monotonic()
         with self._lock:
-            tallies, self._tallies = self._tallies, {}
+            tallies = {
+                channel_id: tally
+                for channel_id, tally in self._tallies.items()
+                if draining or tally.failures or now - tally.since >= self.hold_seconds
+            }
+            for channel_id in tallies:
+                del self._tallies[channel_id]
         for channel_id, tally in tallies.items():
             try:
                 self._flush_one(channel_id, tally)

@@ -1,8 +1,11 @@
 """Delivery and export analytics, maintained as work happens.
 
-:class:`StatsRecorder` is called once per delivery batch, once per enqueue or retry and
-once per finished export; it adds to the aggregate rows of :mod:`chalicelib.store.stats`
-(a batch becomes one ``UpdateItem`` per row it touches, never one per notification).
+:class:`StatsRecorder` adds each delivery batch's outcomes to the container's tallies and
+writes them to the aggregate rows of :mod:`chalicelib.store.stats` at most every
+``VALHALLA_TALLY_FLUSH_SECONDS`` (one ``UpdateItem`` per row touched since the last
+write, never one per notification), and at once when a batch was not full: the queue is
+draining, so no later batch may come to carry the tallies out. A container's rows are
+its own copy (one shard per container), so a row is created once and then added to.
 :class:`StatsReader` (in :mod:`chalicelib.services.stats_read`) answers the endpoints from
 those rows. A failed aggregate write is logged and dropped: analytics never stop a delivery.
 """
@@ -10,6 +13,8 @@ those rows. A failed aggregate write is logged and dropped: analytics never stop
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -31,7 +36,7 @@ ALL = "all"
 DELIVERY_OUTCOMES = (Outcome.sent, Outcome.failed, Outcome.retry)
 
 
-class DeliveryOutcome(Protocol):
+class AttemptReport(Protocol):
     """What the recorder needs of one attempt (a ``DeliveryReport`` has these fields)."""
 
     @property
@@ -63,30 +68,66 @@ class StatsRecorder:
         clock: Clock,
         shards: int,
         rand: Callable[[int, int], int] = random.randint,
+        flush_seconds: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.table = table
         self.clock = clock
         self.shards = shards
-        self.rand = rand
+        self.shard = rand(0, shards - 1)  # this container's copy of every row it writes
+        self.flush_seconds = flush_seconds
+        self.monotonic = monotonic
+        self._held: dict[tuple[str, str], Increment] = {}
+        self._held_since: float | None = None
+        self._lock = threading.Lock()
 
     # --- deliveries ---------------------------------------------------------------
 
-    def record_deliveries(self, outcomes: Iterable[DeliveryOutcome]) -> int:
-        """Add one batch's attempts; returns the rows written (0 when nothing was attempted)."""
-        attempts: list[DeliveryOutcome] = [
+    def record_deliveries(self, outcomes: Iterable[AttemptReport], *, draining: bool = True) -> int:
+        """Add one batch's attempts; returns the rows written now (0 while they are held).
+
+        ``draining``: the batch was not full, so write everything held at once.
+        """
+        attempts: list[AttemptReport] = [
             item for item in outcomes if item.outcome in DELIVERY_OUTCOMES and item.channel_id is not None
         ]
-        if not attempts:
+        if attempts:
+            self._hold(self.delivery_increments(attempts, self.clock()))
+        with self._lock:
+            since = self._held_since
+        if since is None:
             return 0
+        if draining or self.monotonic() - since >= self.flush_seconds:
+            return self.flush()
+        return 0
+
+    def flush(self) -> int:
+        """Write every row held; returns how many."""
+        with self._lock:
+            held, self._held, self._held_since = list(self._held.values()), {}, None
         try:
-            increments = self.delivery_increments(attempts, self.clock())
-            self.table.add_all(increments)
-            return len(increments)
+            self.table.add_all(held)
+            return len(held)
         except Exception as exc:
             get_logger().warning("delivery stats not recorded", extra={"error": f"{type(exc).__name__}: {exc}"})
             return 0
 
-    def delivery_increments(self, attempts: list[DeliveryOutcome], now: datetime) -> list[Increment]:
+    def _hold(self, increments: list[Increment]) -> None:
+        with self._lock:
+            if self._held_since is None:
+                self._held_since = self.monotonic()
+            for increment in increments:
+                key = (increment.pk, increment.sk)
+                before = self._held.get(key)
+                if before is None:
+                    self._held[key] = increment
+                    continue
+                counts = dict(before.counts)
+                for name, value in increment.counts.items():
+                    counts[name] = counts.get(name, 0) + value
+                self._held[key] = Increment(before.pk, before.sk, counts, before.ends)
+
+    def delivery_increments(self, attempts: list[AttemptReport], now: datetime) -> list[Increment]:
         per_scope: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for attempt in attempts:
             channel = int(attempt.channel_id or 0)
@@ -99,7 +140,7 @@ class StatsRecorder:
                     counts[attempt.outcome] += 1
                 if attempt.outcome == Outcome.sent and attempt.latency_ms is not None:
                     counts[f"h{bucket_index(attempt.latency_ms, LATENCY_BOUNDS_MS)}"] += 1
-        shard = self.rand(0, self.shards - 1)
+        shard = self.shard
         increments = []
         for granularity in Granularity:
             start = granularity.floor(now)

@@ -5,8 +5,9 @@ each record is done, or to be tried again in N seconds (a transient failure, an 
 another worker holds, or a delivery the channel's breaker or rate limit deferred),
 which the runner turns into the message's visibility timeout and
 ``batchItemFailures``. After the batch, the channel health tallies and the delivery
-analytics are written once each. Counters go to CloudWatch as EMF through Powertools
-Metrics.
+analytics are added to the container's and written at most every
+``VALHALLA_TALLY_FLUSH_SECONDS``, or at once when the batch was not full (the queue is
+draining). Counters go to CloudWatch as EMF through Powertools Metrics.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ METRIC_NAMES = {
 }
 BUDGET_MARGIN_MS = 1000  # to record the outcome after a send that used its whole timeout
 AGAIN_LATER = (DeliveryOutcome.retry, DeliveryOutcome.busy, DeliveryOutcome.deferred)
+BATCH_SIZE = 10  # app.py's deliver_notifications: a smaller batch means the queue is draining
 
 
 @lru_cache(maxsize=1)
@@ -60,8 +62,10 @@ def deliver(
     logger = get_logger()
     needed_ms = int(service.settings.webhook_timeout_seconds * 1000) + BUDGET_MARGIN_MS
     reports: list[DeliveryReport] = []
+    handled: list[str] = []
 
     def handle(record: SQSRecord) -> Outcome:
+        handled.append(record.message_id)
         if remaining_ms is not None and remaining_ms() < needed_ms:
             return RetryIn()  # out of time: the message comes back after its visibility timeout
         event = events_worker.deferred_event(record.body)
@@ -80,20 +84,32 @@ def deliver(
     try:
         return run_batch(records, handle, queue)
     finally:
-        _after_batch(service, reports)
+        _after_batch(service, reports, draining=len(handled) < BATCH_SIZE)
 
 
-def _after_batch(service: Notifications, reports: list[DeliveryReport]) -> None:
-    """The batch's aggregate writes: channel health (one per channel), metrics, the analytics."""
+def _after_batch(service: Notifications, reports: list[DeliveryReport], draining: bool) -> None:
+    """The batch's aggregates: channel health, metrics, the analytics (held, or written now)."""
     if service.guard is not None:
-        service.guard.flush()
+        service.guard.flush(draining=draining)
     metrics = get_metrics()
     counted = [report for report in reports if report.outcome in METRIC_NAMES]
     for report in counted:
         metrics.add_metric(name=METRIC_NAMES[report.outcome], unit=MetricUnit.Count, value=1)
     if counted:
         metrics.flush_metrics()
-    get_deps().stats.record_deliveries(reports)  # the analytics: one aggregate write per row, per batch
+    get_deps().stats.record_deliveries(reports, draining=draining)  # one write per row, per flush
+
+
+def write_held_tallies() -> None:
+    """Write the analytics and channel-health tallies this container holds.
+
+    A Lambda container writes them with its next batch (or loses them if it stops first:
+    at most ``VALHALLA_TALLY_FLUSH_SECONDS`` of its counts); the local stack calls this
+    when a queue goes idle, so what it shows is complete once the queue is empty.
+    """
+    deps = get_deps()
+    deps.delivery_guard.flush()
+    deps.stats.flush()
 
 
 def _log(report: DeliveryReport, message_id: str) -> None:

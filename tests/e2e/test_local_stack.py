@@ -264,6 +264,20 @@ def test_an_empty_queue_delivers_nothing(events: EventsStack) -> None:
     assert events.seen.batches == []
 
 
+def test_a_running_pump_that_finds_its_queue_empty_calls_its_idle_hook(events: EventsStack) -> None:
+    idle = threading.Event()
+    events.pump.on_idle = idle.set  # the stack's notifications pump writes the worker's held tallies here
+    events.pump.wait_seconds = 0
+    events.send("ok")
+    events.pump.start()
+    try:
+        assert idle.wait(10)
+        assert [record["body"] for batch in events.seen.batches for record in batch] == ["ok"]
+    finally:
+        events.pump.signal_stop()
+        events.pump.join(5)
+
+
 @pytest.mark.parametrize(
     ("result", "failed"),
     [

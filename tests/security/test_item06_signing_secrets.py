@@ -52,9 +52,7 @@ def assert_not_in_plain_text(item: dict[str, Any], secret: str) -> None:
     assert base64.b64decode(raw).hex() not in text
 
 
-def test_item06_the_stored_secret_is_sealed_and_still_signs(
-    api: Api, hooks: None, receiver: WebhookReceiver
-) -> None:
+def test_item06_the_stored_secret_is_sealed_and_still_signs(api: Api, hooks: None, receiver: WebhookReceiver) -> None:
     channel = create_channel(api, name="hook", channel_type="webhook", target=receiver.url("/in"))
     secret = channel["signing_secret"]
     item = stored(channel["id"])

@@ -12,6 +12,7 @@ from chalicelib.settings import SettingsError, load_settings
     [
         ("VALHALLA_LEASE_SECONDS", "sixty", "a whole number"),
         ("VALHALLA_MAINTENANCE_CACHE_SECONDS", "5s", "a non-negative number of seconds"),
+        ("VALHALLA_TALLY_FLUSH_SECONDS", "-1", "a non-negative number of seconds"),
         ("VALHALLA_ALLOW_PRIVATE_WEBHOOK_TARGETS", "maybe", "a boolean"),
         ("VALHALLA_RETRY_SCHEDULE", "5,five", "comma-separated non-negative seconds"),
         ("VALHALLA_RETRY_SCHEDULE", "1,-2", "comma-separated non-negative seconds"),
