@@ -86,7 +86,7 @@ class WriteRecorder:
             return recorder.hook(original(session, *args, **kwargs))
 
         self._original_create_client = original
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,9 +7,11 @@ the endpoint (the local emulator, or none in AWS) and the region are read from
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute
+from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
@@ -37,6 +39,26 @@ class TableMeta(metaclass=_LazyTableMeta):
 
 
 MODELS: list[type[Model]] = []
+
+
+@cache
+def _connection(region: str, host: str | None) -> Connection:
+    return Connection(region=region, host=host)
+
+
+def transaction_connection(region: str | None = None, host: str | None = None) -> Connection:
+    """The PynamoDB connection transactions go through, one per endpoint.
+
+    A new ``Connection`` builds a botocore session and client on first use (~0.2 s of
+    CPU): one per transaction made every key, channel or subscription creation pay it.
+    """
+    settings = get_settings()
+    return _connection(region or settings.region, host if host is not None else settings.aws_endpoint_url)
+
+
+def forget_transaction_connections() -> None:
+    _connection.cache_clear()
+
 
 # What a repository raises when DynamoDB could not be read or written (throttled,
 # unreachable, refused). Services catch it by this name; the HTTP edge maps it.

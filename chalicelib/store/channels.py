@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.settings import get_settings
-from chalicelib.store.base import conditional_failed
+from chalicelib.store.base import conditional_failed, transaction_connection
 from chalicelib.store.cache import ConfigCache
 from chalicelib.store.cursors import scope_of
 from chalicelib.store.notifications import CHANNEL_KIND, ChannelItem, ChannelNameMarker, name_marker_key
@@ -30,9 +28,8 @@ class NameTaken(Exception):
 class ChannelRepo:
     def create_unique(self, item: ChannelItem) -> None:
         """The channel and its name marker in one transaction: a name is taken once, race or not."""
-        settings = get_settings()
         marker = ChannelNameMarker(name_marker_key(item.name), channel_id=item.id)
-        connection = Connection(region=settings.region, host=settings.aws_endpoint_url)
+        connection = transaction_connection()
         try:
             with TransactWrite(connection=connection) as transaction:
                 transaction.save(marker, condition=ChannelNameMarker.name.does_not_exist())

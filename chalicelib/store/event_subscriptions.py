@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import TableMeta, conditional_failed, register, transaction_connection
 from chalicelib.store.pagination import query_page
 
 KIND = "subscription"
@@ -79,7 +78,7 @@ class SubscriptionRepo:
         """Write the subscription and its name marker together; :class:`NameTaken` if the name is used."""
         marker = SubscriptionNameMarker(_marker_key(item.name), subscription_id=item.id)
         try:
-            with TransactWrite(connection=Connection(region=self.region, host=self.endpoint)) as transaction:
+            with TransactWrite(connection=transaction_connection(self.region, self.endpoint)) as transaction:
                 transaction.save(marker, condition=SubscriptionNameMarker.name.does_not_exist())
                 transaction.save(item, condition=SubscriptionItem.id.does_not_exist())
         except TransactWriteError as exc:
@@ -111,7 +110,7 @@ class SubscriptionRepo:
     def delete(self, item: SubscriptionItem) -> None:
         """Delete the subscription and free its name, together."""
         marker = SubscriptionNameMarker(_marker_key(item.name))
-        with TransactWrite(connection=Connection(region=self.region, host=self.endpoint)) as transaction:
+        with TransactWrite(connection=transaction_connection(self.region, self.endpoint)) as transaction:
             transaction.delete(item)
             transaction.delete(marker)
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.settings import get_settings
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import TableMeta, conditional_failed, register, transaction_connection
 from chalicelib.store.cache import ConfigCache
 from chalicelib.store.pagination import query_page
 
@@ -84,10 +82,9 @@ class KeyRepo:
         nothing is written.
         """
         self._claim_unmarked_name(item.name)
-        settings = get_settings()
         marker = KeyNameMarker(name_marker_key(item.name), key_id=item.id)
         try:
-            with TransactWrite(connection=Connection(region=settings.region, host=settings.aws_endpoint_url)) as write:
+            with TransactWrite(connection=transaction_connection()) as write:
                 write.save(marker, condition=KeyNameMarker.name.does_not_exist())
                 write.save(item, condition=ApiKeyItem.token_hash.does_not_exist())
         except TransactWriteError as exc:

@@ -129,7 +129,7 @@ def reaches_chalice(graph: dict[str, set[str]]) -> list[str]:
             for target in imported_names(path.read_text(), name, path.name == "__init__.py")
         )
     }
-    offenders = []
+    offenders: list[str] = []
     for start in sorted(name for name in graph if name.startswith(BELOW_THE_EDGE)):
         seen, pending = {start}, [start]
         while pending:
