@@ -176,21 +176,24 @@ class _Stoppable:
 
 def export_10000(counter: Any) -> dict[str, Any]:
     """The export worker's calls for 10,000 audit events (ten days), from bench.export_memory's run."""
+    from chalicelib.settings import get_settings
+
     results = _export_results()
     figures = results["sizes"].get("10000")
     if figures is None:
         raise NotReady("bench.export_memory did not measure 10,000 rows")
     by_api: dict[str, int] = figures["worker_by_api"]
     parts = int(figures["parts"])
-    days = 10  # the bench spreads the events over ten days: one partition each, a page each (< 1 MB)
+    days = 10  # the bench spreads the events over ten days
+    shards = get_settings().write_shards  # a day's events are spread over its write shards: a page each (< 1 MB)
     s3_floor = 2 if parts == 1 else parts + 3  # data (PutObject, or create + parts + complete) + manifest
     return {
         "calls": figures["worker_calls"],
         "by_api": by_api,
-        "floor": days + s3_floor + 2,
+        "floor": days * shards + s3_floor + 2,
         "floor_note": (
-            f"{days} Query pages (one per day partition) + {s3_floor} S3 calls ({parts} part(s) and the manifest)"
-            " + 2 job updates (running, completed)"
+            f"{days} days x {shards} write shards of Query pages + {s3_floor} S3 calls ({parts} part(s) and the"
+            " manifest) + 2 job updates (running, completed)"
         ),
         "create_calls": figures.get("create_calls"),
     }
