@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from chalice.test import Client
@@ -25,6 +27,25 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_all()
     yield
     reset_all()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _atomic_emulated_requests() -> Iterator[None]:
+    """moto handles a request in the caller's thread, without a lock: two conditional puts
+    in two threads can both pass their check. DynamoDB applies each request atomically;
+    handling one emulated request at a time gives the tests that race writers the same."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    lock = threading.RLock()
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
+    yield
+    BotocoreStubber.process_request = original  # type: ignore[method-assign]
 
 
 @pytest.fixture

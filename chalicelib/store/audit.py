@@ -17,9 +17,8 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, register
+from chalicelib.store.base import StoredModel, TableMeta, register
 from chalicelib.store.pagination import take
 from chalicelib.store.sharding import Entry, ShardMerge, all_shards, shard_count, sharded
 
@@ -43,7 +42,7 @@ class AuditByAction(GlobalSecondaryIndex["AuditItem"]):
 
 
 @register
-class AuditItem(Model):
+class AuditItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "audit_log"
 
@@ -67,7 +66,7 @@ class AuditItem(Model):
     by_action = AuditByAction()
 
 
-class AuditDays(Model):
+class AuditDays(StoredModel):
     """Not a table of its own: the ``audit-days`` item of the counters table."""
 
     class Meta(TableMeta):

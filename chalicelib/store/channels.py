@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import conditional_failed, transaction_connection
+from chalicelib.store.base import conditional_failed, shared_connection
 from chalicelib.store.cache import ConfigCache
 from chalicelib.store.cursors import scope_of
 from chalicelib.store.notifications import CHANNEL_KIND, ChannelItem, ChannelNameMarker, name_marker_key
@@ -29,7 +29,7 @@ class ChannelRepo:
     def create_unique(self, item: ChannelItem) -> None:
         """The channel and its name marker in one transaction: a name is taken once, race or not."""
         marker = ChannelNameMarker(name_marker_key(item.name), channel_id=item.id)
-        connection = transaction_connection()
+        connection = shared_connection()
         try:
             with TransactWrite(connection=connection) as transaction:
                 transaction.save(marker, condition=ChannelNameMarker.name.does_not_exist())

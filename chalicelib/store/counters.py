@@ -25,9 +25,8 @@ import time
 from collections.abc import Callable
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, register
+from chalicelib.store.base import StoredModel, TableMeta, register
 
 EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 SLOT_BITS = 7
@@ -37,7 +36,7 @@ SLOTS_KEY = "id-slots"
 
 
 @register
-class Counter(Model):
+class Counter(StoredModel):
     class Meta(TableMeta):
         logical_name = "counters"
 

@@ -14,10 +14,9 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import TableMeta, conditional_failed, register, transaction_connection
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register, shared_connection
 from chalicelib.store.pagination import query_page
 
 KIND = "subscription"
@@ -34,7 +33,7 @@ class SubscriptionsByKind(GlobalSecondaryIndex["SubscriptionItem"]):
 
 
 @register
-class SubscriptionItem(Model):
+class SubscriptionItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "event_subscriptions"
 
@@ -51,7 +50,7 @@ class SubscriptionItem(Model):
     by_kind = SubscriptionsByKind()
 
 
-class SubscriptionNameMarker(Model):
+class SubscriptionNameMarker(StoredModel):
     """Not a table of its own: an ``event-subscription-name#...`` item of the counters table."""
 
     class Meta(TableMeta):
@@ -78,7 +77,7 @@ class SubscriptionRepo:
         """Write the subscription and its name marker together; :class:`NameTaken` if the name is used."""
         marker = SubscriptionNameMarker(_marker_key(item.name), subscription_id=item.id)
         try:
-            with TransactWrite(connection=transaction_connection(self.region, self.endpoint)) as transaction:
+            with TransactWrite(connection=shared_connection(self.region, self.endpoint)) as transaction:
                 transaction.save(marker, condition=SubscriptionNameMarker.name.does_not_exist())
                 transaction.save(item, condition=SubscriptionItem.id.does_not_exist())
         except TransactWriteError as exc:
@@ -110,7 +109,7 @@ class SubscriptionRepo:
     def delete(self, item: SubscriptionItem) -> None:
         """Delete the subscription and free its name, together."""
         marker = SubscriptionNameMarker(_marker_key(item.name))
-        with TransactWrite(connection=transaction_connection(self.region, self.endpoint)) as transaction:
+        with TransactWrite(connection=shared_connection(self.region, self.endpoint)) as transaction:
             transaction.delete(item)
             transaction.delete(marker)
 

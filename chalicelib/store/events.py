@@ -23,9 +23,8 @@ from typing import Any
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register
 from chalicelib.store.cursors import scope_of
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 
@@ -62,7 +61,7 @@ class EventsByFanout(GlobalSecondaryIndex["EventItem"]):
 
 
 @register
-class EventItem(Model):
+class EventItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "events"
 
@@ -85,7 +84,7 @@ class EventItem(Model):
     by_fanout = EventsByFanout()
 
 
-class FanoutMarker(Model):
+class FanoutMarker(StoredModel):
     """Not a table of its own: a ``to#...`` item of the events table."""
 
     class Meta(TableMeta):

@@ -16,9 +16,8 @@ from typing import Any
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register
 from chalicelib.store.pagination import query_page
 
 KIND = "export_job"
@@ -52,7 +51,7 @@ class JobsByCreated(GlobalSecondaryIndex["ExportJobItem"]):
 
 
 @register
-class ExportJobItem(Model):
+class ExportJobItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "export_jobs"
 

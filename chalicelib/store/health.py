@@ -19,18 +19,17 @@ from datetime import UTC, datetime
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
-from pynamodb.models import Model
 
 from chalicelib.clock import isoformat, parse_iso
 from chalicelib.domain.health import Health, HealthState, Window
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register
 
 SHARDS = 8
 STATE_SK = "state"
 
 
 @register
-class HealthStateItem(Model):
+class HealthStateItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "channel_health"
 
@@ -53,7 +52,7 @@ class HealthStateItem(Model):
     expires_at = TTLAttribute(null=True)  # window counters only
 
 
-class HealthWindowItem(Model):
+class HealthWindowItem(StoredModel):
     """A window counter: an item of the ``channel_health`` table (see the module doc)."""
 
     class Meta(TableMeta):

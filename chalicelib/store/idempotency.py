@@ -7,15 +7,14 @@ from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register
 
 IN_PROGRESS, DONE, FAILED = "in_progress", "done", "failed"
 
 
 @register
-class IdempotencyItem(Model):
+class IdempotencyItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "idempotency"
 

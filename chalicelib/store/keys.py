@@ -7,10 +7,9 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import TableMeta, conditional_failed, register, transaction_connection
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register, shared_connection
 from chalicelib.store.cache import ConfigCache
 from chalicelib.store.pagination import query_page
 
@@ -29,7 +28,7 @@ class KeysById(GlobalSecondaryIndex["ApiKeyItem"]):
 
 
 @register
-class ApiKeyItem(Model):
+class ApiKeyItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "api_keys"
 
@@ -47,7 +46,7 @@ class ApiKeyItem(Model):
     by_id = KeysById()
 
 
-class KeyNameMarker(Model):
+class KeyNameMarker(StoredModel):
     """Not a table of its own: a ``key-name#...`` item of the counters table; it makes a name taken once."""
 
     class Meta(TableMeta):
@@ -84,7 +83,7 @@ class KeyRepo:
         self._claim_unmarked_name(item.name)
         marker = KeyNameMarker(name_marker_key(item.name), key_id=item.id)
         try:
-            with TransactWrite(connection=transaction_connection()) as write:
+            with TransactWrite(connection=shared_connection()) as write:
                 write.save(marker, condition=KeyNameMarker.name.does_not_exist())
                 write.save(item, condition=ApiKeyItem.token_hash.does_not_exist())
         except TransactWriteError as exc:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib.clock import isoformat, parse_iso
 from chalicelib.domain.maintenance import MaintenanceState, Mode
-from chalicelib.store.base import TableMeta, register
+from chalicelib.store.base import StoredModel, TableMeta, register
 
 STATE_ID = "current"
 
 
 @register
-class MaintenanceItem(Model):
+class MaintenanceItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "maintenance_state"
 

@@ -23,7 +23,7 @@ from chalicelib.store import (  # noqa: F401
     retention,
     stats,
 )
-from chalicelib.store.base import MODELS, forget_transaction_connections, table_spec, ttl_attribute
+from chalicelib.store.base import MODELS, forget_shared_connections, table_spec, ttl_attribute
 
 
 def all_models() -> list[type[Model]]:
@@ -37,7 +37,7 @@ def reset_connections() -> None:
     not registered as tables of their own (``AuditDays`` lives in the counters table).
     """
     all_models()
-    forget_transaction_connections()
+    forget_shared_connections()
     pending: list[type[Model]] = list(Model.__subclasses__())
     while pending:
         model = pending.pop()

@@ -32,9 +32,8 @@ from pynamodb.attributes import (
 )
 from pynamodb.constants import BINARY, STRING
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, register
+from chalicelib.store.base import StoredModel, TableMeta, register
 
 CHANNEL_KIND = "channel"
 NAME_MARKER_PREFIX = "channel-name#"
@@ -68,7 +67,7 @@ class ChannelsByActive(GlobalSecondaryIndex["ChannelItem"]):
 
 
 @register
-class ChannelItem(Model):
+class ChannelItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "notification_channels"
 
@@ -94,7 +93,7 @@ class ChannelItem(Model):
     by_active = ChannelsByActive()
 
 
-class ChannelNameMarker(Model):
+class ChannelNameMarker(StoredModel):
     """Not a table of its own: a ``channel-name#...`` item of the counters table."""
 
     class Meta(TableMeta):
@@ -145,7 +144,7 @@ class OutboxByChannel(GlobalSecondaryIndex["OutboxItem"]):
 
 
 @register
-class OutboxItem(Model):
+class OutboxItem(StoredModel):
     """A notification's delivery state: the small item that claims and outcomes update.
 
     Its content lives in :class:`ContentItem`, written once.
@@ -206,7 +205,7 @@ class CompactText(Attribute[str]):
 
 
 @register
-class ContentItem(Model):
+class ContentItem(StoredModel):
     """What a notification says: written once at enqueue, never updated."""
 
     class Meta(TableMeta):

@@ -13,16 +13,15 @@ from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
-from pynamodb.models import Model
 
 from chalicelib.domain.ratelimit import Bucket
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register
 
 WINDOW_TTL_SECONDS = 300
 
 
 @register
-class RateBucketItem(Model):
+class RateBucketItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "rate_limits"
 
@@ -32,7 +31,7 @@ class RateBucketItem(Model):
     expires_at = TTLAttribute(null=True)  # key windows only
 
 
-class KeyWindowItem(Model):
+class KeyWindowItem(StoredModel):
     """An API key's minute: an item of the ``rate_limits`` table."""
 
     class Meta(TableMeta):

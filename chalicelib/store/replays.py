@@ -14,9 +14,8 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register
 from chalicelib.store.cursors import scope_of
 from chalicelib.store.pagination import query_page
 
@@ -34,7 +33,7 @@ class ReplaysByCreated(GlobalSecondaryIndex["ReplayItem"]):
 
 
 @register
-class ReplayItem(Model):
+class ReplayItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "notification_replays"
 

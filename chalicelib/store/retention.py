@@ -14,9 +14,8 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, conditional_failed, register
+from chalicelib.store.base import StoredModel, TableMeta, conditional_failed, register
 from chalicelib.store.pagination import query_page
 
 POLICY_KIND = "policy"
@@ -33,7 +32,7 @@ class PoliciesByKind(GlobalSecondaryIndex["PolicyItem"]):
 
 
 @register
-class PolicyItem(Model):
+class PolicyItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "data_retention_policies"
 
@@ -60,7 +59,7 @@ class RunsByCreated(GlobalSecondaryIndex["PurgeRunItem"]):
 
 
 @register
-class PurgeRunItem(Model):
+class PurgeRunItem(StoredModel):
     class Meta(TableMeta):
         logical_name = "purge_runs"
 

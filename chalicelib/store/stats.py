@@ -29,9 +29,8 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
-from chalicelib.store.base import TableMeta, register
+from chalicelib.store.base import StoredModel, TableMeta, register
 from chalicelib.store.sharding import all_shards, sharded
 
 STATS_KIND = "stats"  # unsharded: what rows written before the sharding carry
@@ -79,7 +78,7 @@ class StatsByEnd(GlobalSecondaryIndex["StatsRow"]):
 
 
 @register
-class StatsRow(Model):
+class StatsRow(StoredModel):
     """The table's schema; counters (``sent``, ``failed``, ``h3``...) are added by name."""
 
     class Meta(TableMeta):
