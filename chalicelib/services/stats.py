@@ -73,7 +73,6 @@ class StatsRecorder:
     ) -> None:
         self.table = table
         self.clock = clock
-        self.shards = shards
         self.shard = rand(0, shards - 1)  # this container's copy of every row it writes
         self.flush_seconds = flush_seconds
         self.monotonic = monotonic
