@@ -3,9 +3,10 @@
 :class:`StatsRecorder` adds each delivery batch's outcomes to the container's tallies and
 writes them to the aggregate rows of :mod:`chalicelib.store.stats` at most every
 ``VALHALLA_TALLY_FLUSH_SECONDS`` (one ``UpdateItem`` per row touched since the last
-write, never one per notification), and at once when a batch was not full: the queue is
-draining, so no later batch may come to carry the tallies out. A container's rows are
-its own copy (one shard per container), so a row is created once and then added to.
+write, never one per notification or per channel: channels share a row per group), and
+at once when a batch was not full: the queue is draining, so no later batch may come to
+carry the tallies out. A container's rows are its own copy (one shard per container), so
+a row is created once and then added to.
 :class:`StatsReader` (in :mod:`chalicelib.services.stats_read`) answers the endpoints from
 those rows. A failed aggregate write is logged and dropped: analytics never stop a delivery.
 """
@@ -30,9 +31,8 @@ from chalicelib.domain.stats import (
     bucket_key,
 )
 from chalicelib.logs import get_logger
-from chalicelib.store.stats import Increment, StatsTable
+from chalicelib.store.stats import ALL, Increment, StatsTable, channel_counter, channel_group, delivery_pk
 
-ALL = "all"
 DELIVERY_OUTCOMES = (Outcome.sent, Outcome.failed, Outcome.retry)
 
 
@@ -47,10 +47,6 @@ class AttemptReport(Protocol):
 
     @property
     def latency_ms(self) -> float | None: ...
-
-
-def delivery_pk(granularity: Granularity, scope: str, partition: str, shard: int) -> str:
-    return f"dlv#{granularity.code}#{scope}#{partition}#{shard}"
 
 
 def export_pk(start: datetime) -> str:
@@ -127,26 +123,29 @@ class StatsRecorder:
                 self._held[key] = Increment(before.pk, before.sk, counts, before.ends)
 
     def delivery_increments(self, attempts: list[AttemptReport], now: datetime) -> list[Increment]:
-        per_scope: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        """One increment per granularity for all channels together, and one per channel group touched."""
+        per_channel: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for attempt in attempts:
-            channel = int(attempt.channel_id or 0)
-            for scope in (str(channel), ALL):
-                counts = per_scope[scope]
-                counts["attempts"] += 1
-                if attempt.outcome == Outcome.retry:
-                    counts["retries"] += 1
-                else:
-                    counts[attempt.outcome] += 1
-                if attempt.outcome == Outcome.sent and attempt.latency_ms is not None:
-                    counts[f"h{bucket_index(attempt.latency_ms, LATENCY_BOUNDS_MS)}"] += 1
-        shard = self.shard
+            counts = per_channel[int(attempt.channel_id or 0)]
+            counts["attempts"] += 1
+            if attempt.outcome == Outcome.retry:
+                counts["retries"] += 1
+            else:
+                counts[attempt.outcome] += 1
+            if attempt.outcome == Outcome.sent and attempt.latency_ms is not None:
+                counts[f"h{bucket_index(attempt.latency_ms, LATENCY_BOUNDS_MS)}"] += 1
+        per_scope: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for channel, counts in per_channel.items():
+            for name, value in counts.items():
+                per_scope[ALL][name] += value
+                per_scope[channel_group(channel)][channel_counter(channel, name)] += value
         increments = []
         for granularity in Granularity:
             start = granularity.floor(now)
             for scope, counts in per_scope.items():
                 increments.append(
                     Increment(
-                        delivery_pk(granularity, scope, granularity.partition_key(start), shard),
+                        delivery_pk(granularity, scope, granularity.partition_key(start), self.shard),
                         bucket_key(start),
                         dict(counts),
                         isoformat(start + granularity.step),

@@ -1,7 +1,8 @@
 """The analytics endpoints' answers, read from the aggregate rows (never from the outbox).
 
 Each answer comes with a :class:`QueryCount`: a day of minute buckets for one channel is
-one Query per shard (4 by default), run in parallel.
+one Query per shard (4 by default), run in parallel, on the rows of the channel's group,
+projected to that channel's counters.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from chalicelib.domain.stats import (
     percentile,
     percentiles,
 )
-from chalicelib.services.stats import ALL, delivery_pk, export_pk
+from chalicelib.services.stats import export_pk
 from chalicelib.store import stats as store
-from chalicelib.store.stats import QueryCount, StatsTable
+from chalicelib.store.stats import ALL, QueryCount, StatsTable, channel_counter, channel_group, delivery_pk
 
 # Without ``since``: the last N buckets, the current one included (an hour, a day, a month).
 DEFAULT_BUCKETS = {Granularity.minute: 60, Granularity.hour: 24, Granularity.day: 30}
 EXPORT_STATUSES = ("completed", "failed")
+COUNTERS = ("sent", "failed", "attempts", "retries")
 TOP_CHANNELS = 20
 
 
@@ -81,7 +83,9 @@ class StatsReader:
     def deliveries(self, query: DeliveryStatsQuery) -> tuple[DeliveryStats, QueryCount]:
         granularity = query.granularity
         starts = self.bucket_starts(query)
-        scope = str(query.channel_id) if query.channel_id is not None else ALL
+        size = len(LATENCY_BOUNDS_MS) + 1
+        channel = query.channel_id
+        scope = channel_group(channel) if channel is not None else ALL
         low, high = bucket_key(starts[0]), bucket_key(starts[-1])
         partitions = sorted({granularity.partition_key(start) for start in starts})
         ranges: list[tuple[str, str | None, str | None]] = [
@@ -89,15 +93,17 @@ class StatsReader:
             for partition in partitions
             for shard in range(self.shards)
         ]
+        # A group row holds its channels' counters as ``<channel>.<name>``: read only this channel's.
+        names = [*COUNTERS, *(f"h{index}" for index in range(size))]
+        wanted = {channel_counter(channel, name): name for name in names} if channel is not None else None
         count = QueryCount()
-        rows = self.table.query_many(ranges, count, "stats")
+        rows = self.table.query_many(ranges, count, "stats", list(wanted) if wanted else None)
         merged: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for row in rows:
             target = merged[row["sk"]]
             for name, value in row.items():
                 if isinstance(value, float):
-                    target[name] += value
-        size = len(LATENCY_BOUNDS_MS) + 1
+                    target[wanted.get(name, "") if wanted else name] += value
         buckets = []
         total_hist = [0] * size
         totals: dict[str, int] = defaultdict(int)
@@ -105,7 +111,7 @@ class StatsReader:
             row = merged.get(bucket_key(start), {})
             hist = _histogram(row, size)
             total_hist = [a + b for a, b in zip(total_hist, hist, strict=True)]
-            values = {name: int(row.get(name, 0)) for name in ("sent", "failed", "attempts", "retries")}
+            values = {name: int(row.get(name, 0)) for name in COUNTERS}
             for name, value in values.items():
                 totals[name] += value
             buckets.append(DeliveryBucket(start=isoformat(start), latency_ms=_latency(hist), **values))

@@ -17,6 +17,11 @@ from pynamodb.models import Model
 
 from chalicelib.settings import get_settings
 
+# Counters added by one UpdateItem whose attribute names are data (analytics and health
+# group rows): well inside an update expression's 4 KB, and moto evaluates the clauses
+# recursively (some 150 exhaust Python's stack).
+ADDS_PER_WRITE = 100
+
 
 class _LazyTableMeta(type):
     @property

@@ -2,9 +2,15 @@
 
 Row kinds (``pk`` / ``sk``):
 
-- delivery counters: ``dlv#<m|h|d>#<channel id|all>#<partition>#<shard>`` / bucket start
+- delivery counters: ``dlv#<m|h|d>#<g<group>|all>#<partition>#<shard>`` / bucket start
   (``2026-12-01T21:14Z``); a partition is a day of minute rows, a month of hour rows or
-  a year of day rows, so one Query per shard reads up to 1,440 buckets;
+  a year of day rows, so one Query per shard reads up to 1,440 buckets. The ``all`` row
+  holds the totals (``sent``, ``h3``...); a channel's counters live in the row of its
+  group (channel id modulo :data:`CHANNEL_GROUPS`), named ``<channel id>.<counter>``.
+  A flush that touches 100 channels writes 8 group rows, not 100 channel rows; the price
+  is that a write costs the size of its group's row (some 40 bytes per channel seen in
+  the bucket: a day row of 1,000 channels is 5 KB a group), and a row must stay under
+  DynamoDB's 400 KB (about 80,000 channels a day on one shard);
 - export outcomes: ``exp#<YYYY-MM>`` / ``<YYYY-MM-DDTHH>#<job type>`` (hour rows of a month).
 
 The backlog is not a counter here: it is read from the outbox's ``pending`` index shards
@@ -25,14 +31,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
-from chalicelib.store.base import StoredModel, TableMeta, register
+from chalicelib.store.base import ADDS_PER_WRITE, StoredModel, TableMeta, register
 from chalicelib.store.sharding import all_shards, sharded
 
+if TYPE_CHECKING:
+    from chalicelib.domain.stats import Granularity
+
+CHANNEL_GROUPS = 8  # fixed: a channel's group is part of where its counters are stored
+ALL = "all"  # the scope of the totals row
 STATS_KIND = "stats"  # unsharded: what rows written before the sharding carry
 PURGE_INDEX = "by_end"
 
@@ -93,6 +104,21 @@ class StatsRow(StoredModel):
     by_end = StatsByEnd()
 
 
+def delivery_pk(granularity: Granularity, scope: str, partition: str, shard: int) -> str:
+    """``scope``: :data:`ALL`, or a channel group (:func:`channel_group`)."""
+    return f"dlv#{granularity.code}#{scope}#{partition}#{shard}"
+
+
+def channel_group(channel_id: int) -> str:
+    """The row a channel's counters share with the other channels of its group."""
+    return f"g{channel_id % CHANNEL_GROUPS:02d}"
+
+
+def channel_counter(channel_id: int, name: str) -> str:
+    """A channel's counter inside its group's row: ``<channel id>.<name>`` (``17.sent``, ``17.h3``)."""
+    return f"{channel_id}.{name}"
+
+
 @dataclass
 class QueryCount:
     """How many DynamoDB requests a read made (the stats endpoints report and test it)."""
@@ -122,18 +148,26 @@ class StatsTable:
         self.workers = workers
 
     def add(self, increment: Increment) -> None:
-        counts = {name: value for name, value in increment.counts.items() if value}
-        if not counts:
-            return
+        """``ADD`` the counts to the row, :data:`ADDS_PER_WRITE` counters a request.
+
+        A busy group row can gather hundreds of counters in one flush, and an update
+        expression may not exceed 4 KB: more than that many take one more request each.
+        """
+        counts = sorted((name, value) for name, value in increment.counts.items() if value)
+        for start in range(0, len(counts), ADDS_PER_WRITE):
+            self._add(increment, counts[start : start + ADDS_PER_WRITE], first=start == 0)
+
+    def _add(self, increment: Increment, counts: list[tuple[str, float]], first: bool) -> None:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds = []
-        for index, (name, value) in enumerate(sorted(counts.items())):
+        for index, (name, value) in enumerate(counts):
             names[f"#n{index}"] = name
             values[f":v{index}"] = {"N": _number(value)}
             adds.append(f"#n{index} :v{index}")
         expression = "ADD " + ", ".join(adds)
-        if increment.ends is not None:
+        purgeable = first and increment.ends is not None
+        if purgeable:
             names.update({"#kind": "kind", "#ends": "ends"})
             values.update({":kind": {"S": ROUND_ROBIN.current()}, ":ends": {"S": increment.ends}})
             expression += " SET #kind = if_not_exists(#kind, :kind), #ends = if_not_exists(#ends, :ends)"
@@ -145,7 +179,7 @@ class StatsTable:
             ExpressionAttributeValues=values,
             ReturnValues="ALL_OLD",  # none: this write made the row (returned values cost no capacity)
         )
-        if increment.ends is not None and not reply.get("Attributes"):
+        if purgeable and not reply.get("Attributes"):
             ROUND_ROBIN.created()
 
     def add_all(self, increments: Iterable[Increment]) -> None:
@@ -153,20 +187,29 @@ class StatsTable:
             self.add(increment)
 
     def query_many(
-        self, ranges: list[tuple[str, str | None, str | None]], count: QueryCount, kind: str
+        self,
+        ranges: list[tuple[str, str | None, str | None]],
+        count: QueryCount,
+        kind: str,
+        attributes: list[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Every row of each ``(pk, sk from, sk to)``, the partitions queried in parallel."""
+        """Every row of each ``(pk, sk from, sk to)``, the partitions queried in parallel.
+
+        ``attributes``: only these (and ``sk``) come back, e.g. one channel's counters of a group row.
+        """
         if not ranges:
             return []
         with ThreadPoolExecutor(max_workers=min(self.workers, len(ranges))) as pool:
-            results = list(pool.map(self._query_range, ranges))
+            results = list(pool.map(lambda key_range: self._query_range(key_range, attributes), ranges))
         rows: list[dict[str, Any]] = []
         for items, pages in results:
             count.add(kind, pages)
             rows.extend(items)
         return rows
 
-    def _query_range(self, key_range: tuple[str, str | None, str | None]) -> tuple[list[dict[str, Any]], int]:
+    def _query_range(
+        self, key_range: tuple[str, str | None, str | None], attributes: list[str] | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
         pk, low, high = key_range
         names = {"#pk": "pk"}
         values: dict[str, Any] = {":pk": {"S": pk}}
@@ -181,6 +224,13 @@ class StatsTable:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+        if attributes is not None:
+            names["#sk"] = "sk"
+            wanted = ["#sk"]
+            for index, name in enumerate(attributes):
+                names[f"#a{index}"] = name
+                wanted.append(f"#a{index}")
+            request["ProjectionExpression"] = ", ".join(wanted)
         items: list[dict[str, Any]] = []
         pages = 0
         while True:

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib import aws
 from chalicelib.clock import FixedClock, isoformat, utcnow
 from chalicelib.deps import get_deps
 from chalicelib.domain.stats import LATENCY_BOUNDS_MS, Granularity, percentile
 from chalicelib.services.notifications import DeliveryReport
 from chalicelib.settings import get_settings
+from chalicelib.store.stats import ADDS_PER_WRITE, CHANNEL_GROUPS, channel_group
 from tests.export_support import drain
 from tests.notify_support import create_channel, enqueue, pump_until_idle
 from tests.retention_support import NOW, ago, drain_purge_queue, set_policy
@@ -178,6 +180,55 @@ def test_a_batch_is_one_write_per_row_it_touches_not_per_notification(aws: None)
     reports += [DeliveryReport(99, "retry", channel_id=8), DeliveryReport(100, "skip", channel_id=8)]
     # 3 granularities x (channel 7, channel 8, all): no backlog gauge to keep (it is read from the outbox)
     assert recorder.record_deliveries(reports) == 3 * 3
+
+
+def test_channels_sharing_a_group_row_keep_their_own_counts(api: Api) -> None:
+    """40 channels in 8 group rows: a flush writes 3 x (8 groups + all), and each channel reads back its own."""
+    recorder = get_deps().stats
+    channels = range(1, 41)  # channel c: c sent at 120 ms, and c % 3 failed
+    reports = [DeliveryReport(c * 100 + n, "sent", channel_id=c, latency_ms=120.0) for c in channels for n in range(c)]
+    reports += [DeliveryReport(c * 100 + 99, "failed", channel_id=c) for c in channels if c % 3]
+    assert recorder.record_deliveries(reports) == 3 * (CHANNEL_GROUPS + 1)
+    assert len({channel_group(c) for c in channels}) == CHANNEL_GROUPS
+
+    for c in (1, 9, 17, 40):  # 1, 9 and 17 share a group row
+        reply = api.get(f"/system/stats/deliveries?granularity=day&channel_id={c}")
+        assert reply.status == 200, reply.json
+        totals = reply.json["totals"]
+        failed = 1 if c % 3 else 0
+        assert (totals["sent"], totals["failed"], totals["attempts"]) == (c, failed, c + failed), c
+        assert totals["latency_ms"]["p50"] == 175.0  # the (100, 250] ms bucket, this channel's only
+    everything = api.get("/system/stats/deliveries?granularity=day").json["totals"]
+    assert everything["sent"] == sum(channels)
+    assert everything["failed"] == sum(1 for c in channels if c % 3)
+    assert api.get("/system/stats/deliveries?granularity=day&channel_id=41").json["totals"]["attempts"] == 0
+
+
+def test_a_busy_group_row_is_written_in_requests_under_the_expression_limit(api: Api) -> None:
+    """800 channels in one flush: 100 a group, 300 counters a group row, split into several requests."""
+    recorder = get_deps().stats
+    table = get_settings().table("stats")
+    expressions: list[str] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == table:
+            expressions.append(params["UpdateExpression"])
+
+    client = aws.client("dynamodb")
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", seen, unique_id="stats-expressions")
+    try:
+        reports = [DeliveryReport(c, "sent", channel_id=c, latency_ms=120.0) for c in range(1, 801)]
+        recorder.record_deliveries(reports)
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", unique_id="stats-expressions")
+    requests_per_group = -(-300 // ADDS_PER_WRITE)
+    assert requests_per_group > 1
+    assert len(expressions) == 3 * (CHANNEL_GROUPS * requests_per_group + 1)
+    assert max(len(expression.encode()) for expression in expressions) <= 4096
+    for c in (1, 400, 800):
+        totals = api.get(f"/system/stats/deliveries?granularity=hour&channel_id={c}").json["totals"]
+        assert (totals["sent"], totals["attempts"], totals["latency_ms"]["p50"]) == (1, 1, 175.0), c
+    assert api.get("/system/stats/deliveries?granularity=hour").json["totals"]["sent"] == 800
 
 
 def test_percentiles_come_from_the_fixed_bounds() -> None:
