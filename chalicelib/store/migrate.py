@@ -12,13 +12,16 @@ Per outbox item of the old layout: its content goes to ``notification_content`` 
 conditional put), then the item gets its shard keys and loses its content, the
 ``kind``/``queue_state`` attributes and all but the latest attempts. Per audit event
 stored under a bare day: the same event under ``<day>#<shard>`` with its shard keys,
-then the old one is deleted.
+then the old one is deleted. Per delivery-counter row of one channel (before channels
+shared a row per group): its counters are added to the group's row and the old row
+deleted, in one transaction.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -26,16 +29,20 @@ from typing import Any
 
 from chalicelib.settings import get_settings
 from chalicelib.store.sharding import shard_count, sharded
+from chalicelib.store.stats import channel_counter, channel_group
 
 CHECKPOINT_KEY = "migration#sharded-layout"
 HISTORY_KEPT = 10
-STEPS = ("outbox", "audit")
+STEPS = ("outbox", "audit", "stats")
+# A delivery-counter row of one channel (the layout before channel groups): dlv#<m|h|d>#<channel id>#...
+OLD_CHANNEL_ROW = re.compile(r"^dlv#([mhd])#(\d+)#(.+)$")
 
 
 @dataclass
 class Report:
     outbox_migrated: int = 0
     audit_migrated: int = 0
+    stats_migrated: int = 0
     pages: int = 0
     done: bool = False
     steps_done: list[str] = field(default_factory=list)
@@ -109,14 +116,65 @@ def _migrate_audit_item(client: Any, item: dict[str, Any]) -> bool:
     return True
 
 
+def _migrate_stats_item(client: Any, item: dict[str, Any]) -> bool:
+    """Add a channel's old row into its group's row and delete it, in one transaction.
+
+    The delete is conditional on the old row, so a repeated run cannot add the same counts twice.
+    """
+    match = OLD_CHANNEL_ROW.match(item["pk"]["S"])
+    if match is None:
+        return False
+    code, channel, rest = match.group(1), int(match.group(2)), match.group(3)
+    table = get_settings().table("stats")
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    adds = []
+    for index, (name, value) in enumerate(sorted(item.items())):
+        if "N" in value:
+            names[f"#n{index}"] = channel_counter(channel, name)
+            values[f":v{index}"] = value
+            adds.append(f"#n{index} :v{index}")
+    expression = "ADD " + ", ".join(adds) if adds else ""
+    sets = []
+    for name in ("kind", "ends"):
+        if name in item:
+            names[f"#{name}"] = name
+            values[f":{name}"] = item[name]
+            sets.append(f"#{name} = if_not_exists(#{name}, :{name})")
+    if sets:
+        expression += " SET " + ", ".join(sets)
+    group_row: dict[str, Any] = {
+        "TableName": table,
+        "Key": {"pk": {"S": f"dlv#{code}#{channel_group(channel)}#{rest}"}, "sk": item["sk"]},
+        "UpdateExpression": expression.strip(),
+    }
+    if names:
+        group_row.update(ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    old_row = {"TableName": table, "Key": {"pk": item["pk"], "sk": item["sk"]}}
+    try:
+        client.transact_write_items(
+            TransactItems=[
+                {"Update": group_row},
+                {"Delete": {**old_row, "ConditionExpression": "attribute_exists(pk)"}},
+            ]
+        )
+    except client.exceptions.TransactionCanceledException:
+        return False  # a run before this one moved it (or a writer raced us: the next run retries)
+    return True
+
+
 def migrate(page_size: int = 100, max_pages: int | None = None) -> Report:
     """Run (or continue) the migration; ``max_pages`` stops early (the rest is for the next run)."""
     client = _client()
     settings = get_settings()
     state = _checkpoint(client)
     report = Report(steps_done=list(state.get("done", [])))
-    tables = {"outbox": settings.table("notification_outbox"), "audit": settings.table("audit_log")}
-    migrate_item = {"outbox": _migrate_outbox_item, "audit": _migrate_audit_item}
+    tables = {
+        "outbox": settings.table("notification_outbox"),
+        "audit": settings.table("audit_log"),
+        "stats": settings.table("stats"),
+    }
+    migrate_item = {"outbox": _migrate_outbox_item, "audit": _migrate_audit_item, "stats": _migrate_stats_item}
     for step in STEPS:
         if step in report.steps_done:
             continue
@@ -129,10 +187,8 @@ def migrate(page_size: int = 100, max_pages: int | None = None) -> Report:
             page = client.scan(**request)
             for item in page.get("Items", []):
                 if migrate_item[step](client, item):
-                    if step == "outbox":
-                        report.outbox_migrated += 1
-                    else:
-                        report.audit_migrated += 1
+                    counter = f"{step}_migrated"
+                    setattr(report, counter, getattr(report, counter) + 1)
             report.pages += 1
             state[step] = page.get("LastEvaluatedKey")
             if not state[step]:
@@ -153,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     report = migrate(args.page_size, args.max_pages)
     print(
         f"outbox items migrated: {report.outbox_migrated}; audit events migrated: {report.audit_migrated}; "
+        f"channel stats rows migrated: {report.stats_migrated}; "
         f"pages: {report.pages}; {'done' if report.done else 'not done yet: run again to continue'}"
     )
     return 0

@@ -130,3 +130,68 @@ def test_an_interrupted_migration_resumes_and_a_repeated_one_changes_nothing(api
     from_scratch = migrate(page_size=50)
     assert from_scratch.done and from_scratch.outbox_migrated == 0 and from_scratch.audit_migrated == 0
     assert [item["id"] for item in _all(api, "/system/notify/")] == list(range(OLD_NOTIFICATIONS, 0, -1))
+
+
+def _old_channel_row(client: object, channel: int, day: str, sent: int, kind: str) -> None:
+    """A day row of one channel as the layout before channel groups wrote it."""
+    client.put_item(  # type: ignore[attr-defined]
+        TableName=get_settings().table("stats"),
+        Item={
+            "pk": {"S": f"dlv#d#{channel}#{day[:4]}#0"},
+            "sk": {"S": f"{day}T00:00Z"},
+            "kind": {"S": kind},
+            "ends": {"S": f"{day}T23:59:59.999Z"},
+            "sent": {"N": str(sent)},
+            "attempts": {"N": str(sent + 1)},
+            "failed": {"N": "1"},
+            "h2": {"N": str(sent)},
+        },
+    )
+
+
+def test_old_per_channel_stats_rows_move_into_group_rows_once(api: Api) -> None:
+    client = aws.client("dynamodb")
+    days = [f"2026-11-{day:02d}" for day in range(1, 21)]
+    channels = (3, 11, 12)  # 3 and 11 share a group row
+    for number, day in enumerate(days):
+        for channel in channels:
+            _old_channel_row(client, channel, day, sent=channel + number, kind=f"stats#{number % 4:02d}")
+    # A delivery after the new code was deployed: the group row exists already when the migration reaches it.
+    from chalicelib.clock import parse_iso
+    from chalicelib.services.notifications import DeliveryReport
+    from chalicelib.services.stats import StatsRecorder
+    from chalicelib.store.stats import default_stats_table
+
+    recorder = StatsRecorder(default_stats_table(), lambda: parse_iso("2026-11-01T10:00:00Z"), shards=1)
+    recorder.record_deliveries([DeliveryReport(1, "sent", channel_id=11, latency_ms=5.0)])
+
+    def sent(channel: int) -> int:
+        window = "since=2026-11-01T00:00:00Z&until=2026-11-21T00:00:00Z"
+        reply = api.get(f"/system/stats/deliveries?granularity=day&channel_id={channel}&{window}")
+        assert reply.status == 200, reply.json
+        return int(reply.json["totals"]["sent"])
+
+    expected = {channel: sum(channel + number for number in range(len(days))) for channel in channels}
+    assert sent(11) == 1  # before the migration only the new row is read
+
+    first = migrate(page_size=9, max_pages=12)
+    rest = migrate(page_size=9)
+    assert rest.done and first.stats_migrated + rest.stats_migrated == len(days) * len(channels)
+    assert {channel: sent(channel) for channel in channels} == {**expected, 11: expected[11] + 1}
+    day_one = api.get(
+        "/system/stats/deliveries?granularity=day&channel_id=3&since=2026-11-01T00:00:00Z&until=2026-11-02T00:00:00Z"
+    )
+    assert day_one.json["totals"]["failed"] == 1 and day_one.json["totals"]["attempts"] == 4
+    old_keys = [
+        row
+        for row in client.scan(TableName=get_settings().table("stats"))["Items"]
+        if row["pk"]["S"].split("#")[2].isdigit()
+    ]
+    assert old_keys == []
+
+    from chalicelib.store import migrate as module
+
+    client.delete_item(TableName=get_settings().table("counters"), Key={"name": {"S": module.CHECKPOINT_KEY}})
+    again = migrate(page_size=50)
+    assert again.done and again.stats_migrated == 0
+    assert {channel: sent(channel) for channel in channels} == {**expected, 11: expected[11] + 1}
