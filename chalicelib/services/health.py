@@ -2,8 +2,13 @@
 
 Outcomes are tallied per channel in the container (:meth:`ChannelHealth.flush`): a
 tally with a failure is written after its batch; one of successes only may wait up to
-``VALHALLA_TALLY_FLUSH_SECONDS`` (or until a batch was not full), so a busy healthy
-channel costs a window-counter write per container every few seconds, not per batch.
+``VALHALLA_TALLY_FLUSH_SECONDS`` (or until a batch was not full). A flush writes the
+window counters of all the tallies it takes in one :meth:`HealthRepo.add_outcomes`
+call: one ``UpdateItem`` per channel group touched (8 groups, see
+:mod:`chalicelib.store.health`), not one per channel, so a container delivering to
+100 channels costs 8 counter writes a flush, not 100. The counters are written before
+the state rules run, so a trip decision reads a window that holds this flush's failures;
+a failed counter write is logged and the state rules still run (health is advisory).
 A state write happens only when the state changes. The rules are the pure functions of
 :mod:`chalicelib.domain.health`; each change is one conditional write on the version
 read, retried on a conflict. The breaker state is read through a one-second cache, so
@@ -43,7 +48,7 @@ from chalicelib.domain.health import (
 from chalicelib.logs import get_logger
 from chalicelib.settings import Settings
 from chalicelib.store.channels import ChannelRepo
-from chalicelib.store.health import SHARDS, HealthRepo
+from chalicelib.store.health import SHARDS, HealthRepo, Outcomes
 
 CACHE_SECONDS = 1.0
 SLOTS_PER_WINDOW = 30
@@ -64,6 +69,10 @@ def policy_from(settings: Settings) -> BreakerPolicy:
         disable_after_trips=settings.auto_disable_after_trips,
         max_pause_seconds=max(settings.retry_schedule or (0,)),
     )
+
+
+def _not_recorded(exc: Exception, **where: Any) -> None:
+    get_logger().warning("channel health not recorded", extra={**where, "error": f"{type(exc).__name__}: {exc}"})
 
 
 def _untroubled(health: Health) -> bool:
@@ -196,18 +205,28 @@ class ChannelHealth:
             }
             for channel_id in tallies:
                 del self._tallies[channel_id]
+        if not tallies:
+            return
+        counts: Outcomes = {}
+        for channel_id, tally in list(tallies.items()):
+            try:
+                counts[channel_id] = (self.state(channel_id).generation, tally.attempts, tally.failures)
+            except Exception as exc:  # health is advisory: a failed read must not fail the batch
+                _not_recorded(exc, channel_id=channel_id)
+                del tallies[channel_id]
+        try:
+            self._write_counts(counts, self.clock())
+        except Exception as exc:  # the state rules still run: they decide on what the window holds
+            _not_recorded(exc, channels=len(counts))
         for channel_id, tally in tallies.items():
             try:
                 self._flush_one(channel_id, tally)
-            except Exception as exc:  # health is advisory: a failed write must not fail the batch
-                get_logger().warning(
-                    "channel health not recorded",
-                    extra={"channel_id": channel_id, "error": f"{type(exc).__name__}: {exc}"},
-                )
+            except Exception as exc:
+                _not_recorded(exc, channel_id=channel_id)
 
     def _flush_one(self, channel_id: int, tally: _Tally) -> None:
+        """The state rules for one tally (its counters are written already, by :meth:`flush`)."""
         now = self.clock()
-        self._add_counts(channel_id, tally.attempts, tally.failures, now)
 
         def change(health: Health) -> Health | None:
             if tally.successes:
@@ -226,10 +245,15 @@ class ChannelHealth:
         self._change(channel_id, change)
 
     def _add_counts(self, channel_id: int, attempts: int, failures: int, now: datetime) -> None:
-        health = self.state(channel_id)
+        """One channel's counters (a probe's outcome): a one-channel write."""
+        self._write_counts({channel_id: (self.state(channel_id).generation, attempts, failures)}, now)
+
+    def _write_counts(self, counts: Outcomes, now: datetime) -> None:
+        """Add ``(generation, attempts, failures)`` per channel to the current slot, on one random shard."""
+        if not counts:
+            return
         expires = int(now.timestamp()) + 2 * self.policy.window_seconds
-        shard = self.rand.randrange(SHARDS)
-        self.repo.add_outcomes(channel_id, health.generation, self._slot(now), shard, attempts, failures, expires)
+        self.repo.add_outcomes(self._slot(now), self.rand.randrange(SHARDS), expires, counts)
 
     # --- admin -----------------------------------------------------------
 
