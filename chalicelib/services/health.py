@@ -192,17 +192,18 @@ class ChannelHealth:
     def flush(self, draining: bool = True) -> None:
         """Write what this container saw (the worker calls it after each batch).
 
-        A tally of successes only is held while it is younger than ``hold_seconds``, unless
-        ``draining`` (the batch was not full): successes only dilute a failure rate, so a
-        few seconds' delay changes no decision, while a failure is written at once.
+        A tally of successes only is held while the oldest held is younger than
+        ``hold_seconds``, unless ``draining`` (the batch was not full): successes only
+        dilute a failure rate, so a few seconds' delay changes no decision, while a
+        failure is written at once. Once the oldest is due, every tally goes: one write
+        per group for all of them, where tallies falling due one by one would write a
+        few groups after nearly every batch.
         """
         now = self.monotonic()
         with self._lock:
-            tallies = {
-                channel_id: tally
-                for channel_id, tally in self._tallies.items()
-                if draining or tally.failures or now - tally.since >= self.hold_seconds
-            }
+            oldest = min((tally.since for tally in self._tallies.values()), default=now)
+            everything = draining or now - oldest >= self.hold_seconds
+            tallies = {channel_id: tally for channel_id, tally in self._tallies.items() if everything or tally.failures}
             for channel_id in tallies:
                 del self._tallies[channel_id]
         if not tallies:

@@ -111,3 +111,20 @@ def test_the_worker_knows_the_batch_size_the_app_subscribes_with() -> None:
 
     (source,) = [s for s in app.event_sources if s.handler_string == "app.deliver_notifications"]
     assert source.batch_size == worker.BATCH_SIZE  # else every batch would look "draining" (or none)
+
+
+def test_once_the_oldest_tally_is_due_every_channel_held_goes_in_the_same_write(api: Api) -> None:
+    health = get_deps().channel_health
+    ticking = _Ticking()
+    health.monotonic = ticking
+    early, late = create_channel(api), create_channel(api, name="late")
+    health.observe(early["id"], success=True)
+    health.flush(draining=False)
+    ticking.now += health.hold_seconds / 2
+    health.observe(late["id"], success=True)
+    health.flush(draining=False)
+    assert (_attempts_in_window(api, early["id"]), _attempts_in_window(api, late["id"])) == (0, 0)
+
+    ticking.now += health.hold_seconds / 2  # the early one is due; the late one only half
+    health.flush(draining=False)
+    assert (_attempts_in_window(api, early["id"]), _attempts_in_window(api, late["id"])) == (1, 1)
