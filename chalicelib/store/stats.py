@@ -9,7 +9,7 @@ Row kinds (``pk`` / ``sk``):
   group (channel id modulo :data:`CHANNEL_GROUPS`), named ``<channel id>.<counter>``.
   A flush that touches 100 channels writes 8 group rows, not 100 channel rows; the price
   is that a write costs the size of its group's row (some 40 bytes per channel seen in
-  the bucket: a day row of 1,000 channels is 5 KB a group), and a row must stay under
+  the bucket: a day row of 8,000 channels is 40 KB a group), and a row must stay under
   DynamoDB's 400 KB (about 80,000 channels a day on one shard);
 - export outcomes: ``exp#<YYYY-MM>`` / ``<YYYY-MM-DDTHH>#<job type>`` (hour rows of a month).
 
