@@ -54,6 +54,7 @@ ENV = {
     "VALHALLA_LOG_LEVEL": "WARNING",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "VALHALLA_EXPORT_PART_BYTES": str(PART_BYTES),
+    "PYNAMODB_CONFIG": str(ROOT / "bench" / "emulator_pynamodb.py"),  # the emulator's slow queries
 }
 
 # --------------------------------------------------------------------------- the emulator
