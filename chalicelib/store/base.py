@@ -23,6 +23,17 @@ from chalicelib.settings import get_settings
 ADDS_PER_WRITE = 100
 
 
+def add_counters(adds: list[tuple[str, str]]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``ADD`` clauses for counters whose attribute names are data (``17.sent``, ``a.17.0``).
+
+    ``adds``: (attribute name, number as DynamoDB writes it); returns the expression and
+    its attribute names and values, placeholders ``#n<i>`` and ``:v<i>``.
+    """
+    names = {f"#n{index}": name for index, (name, _) in enumerate(adds)}
+    values: dict[str, Any] = {f":v{index}": {"N": number} for index, (_, number) in enumerate(adds)}
+    return "ADD " + ", ".join(f"#n{index} :v{index}" for index in range(len(adds))), names, values
+
+
 class _LazyTableMeta(type):
     @property
     def table_name(cls) -> str:

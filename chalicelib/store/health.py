@@ -40,7 +40,15 @@ from pynamodb.exceptions import DoesNotExist, PutError, QueryError, UpdateError
 
 from chalicelib.clock import isoformat, parse_iso
 from chalicelib.domain.health import Health, HealthState, Window
-from chalicelib.store.base import ADDS_PER_WRITE, StoredModel, TableMeta, conditional_failed, register
+from chalicelib.store.base import (
+    ADDS_PER_WRITE,
+    StoredModel,
+    TableMeta,
+    add_counters,
+    conditional_failed,
+    register,
+    shared_connection,
+)
 
 SHARDS = 8
 GROUPS = 8
@@ -116,7 +124,7 @@ def _names(channel_id: int, generation: int) -> tuple[str, str]:
 
 
 def _client() -> Any:
-    return HealthWindowItem._get_connection().connection.client
+    return shared_connection().client
 
 
 class HealthRepo:
@@ -190,19 +198,14 @@ class HealthRepo:
                 self._add(_window_pk(group, shard), _slot_key(slot), adds[start : start + ADDS_PER_WRITE], expires)
 
     def _add(self, pk: str, sk: str, adds: list[tuple[str, int]], expires: int) -> None:
-        names = {"#e": "expires_at"}
-        values: dict[str, Any] = {":e": {"N": str(expires)}}
-        for index, (name, value) in enumerate(adds):
-            names[f"#n{index}"] = name
-            values[f":v{index}"] = {"N": str(value)}
-        clauses = ", ".join(f"#n{index} :v{index}" for index in range(len(adds)))
+        expression, names, values = add_counters([(name, str(value)) for name, value in adds])
         try:
             _client().update_item(
                 TableName=HealthWindowItem.Meta.table_name,
                 Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                UpdateExpression=f"ADD {clauses} SET #e = :e",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                UpdateExpression=f"{expression} SET #e = :e",
+                ExpressionAttributeNames={**names, "#e": "expires_at"},
+                ExpressionAttributeValues={**values, ":e": {"N": str(expires)}},
             )
         except (BotoCoreError, ClientError) as exc:  # as PynamoDB would raise it: a StorageError
             raise UpdateError("Failed to add window counters", exc) from exc

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.settings import get_settings
+from chalicelib.store.base import add_counters
 from chalicelib.store.sharding import shard_count, sharded
 from chalicelib.store.stats import channel_counter, channel_group
 
@@ -126,15 +127,8 @@ def _migrate_stats_item(client: Any, item: dict[str, Any]) -> bool:
         return False
     code, channel, rest = match.group(1), int(match.group(2)), match.group(3)
     table = get_settings().table("stats")
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    adds = []
-    for index, (name, value) in enumerate(sorted(item.items())):
-        if "N" in value:
-            names[f"#n{index}"] = channel_counter(channel, name)
-            values[f":v{index}"] = value
-            adds.append(f"#n{index} :v{index}")
-    expression = "ADD " + ", ".join(adds) if adds else ""
+    counters = [(channel_counter(channel, name), value["N"]) for name, value in sorted(item.items()) if "N" in value]
+    expression, names, values = add_counters(counters) if counters else ("", {}, {})
     sets = []
     for name in ("kind", "ends"):
         if name in item:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
-from chalicelib.store.base import ADDS_PER_WRITE, StoredModel, TableMeta, register
+from chalicelib.store.base import ADDS_PER_WRITE, StoredModel, TableMeta, add_counters, register
 from chalicelib.store.sharding import all_shards, sharded
 
 if TYPE_CHECKING:
@@ -158,14 +158,7 @@ class StatsTable:
             self._add(increment, counts[start : start + ADDS_PER_WRITE], first=start == 0)
 
     def _add(self, increment: Increment, counts: list[tuple[str, float]], first: bool) -> None:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        adds = []
-        for index, (name, value) in enumerate(counts):
-            names[f"#n{index}"] = name
-            values[f":v{index}"] = {"N": _number(value)}
-            adds.append(f"#n{index} :v{index}")
-        expression = "ADD " + ", ".join(adds)
+        expression, names, values = add_counters([(name, _number(value)) for name, value in counts])
         purgeable = first and increment.ends is not None
         if purgeable:
             names.update({"#kind": "kind", "#ends": "ends"})
